@@ -1,0 +1,328 @@
+"""The provider interface every model adapter implements, and the response it returns.
+
+An adapter is small: it turns a :class:`Request` into a stream of :class:`Delta` events (text,
+finish reason, usage) and says how its SDK's exceptions map onto :mod:`rightsize.errors`. The
+base class :class:`Provider` owns everything shared: key lookup, option checking, the clock
+(the send time and every chunk's arrival time, read on the client), assembling the
+:class:`Response`, and wrapping SDK errors.
+
+Times are ``time.perf_counter()`` seconds: only differences between them mean anything.
+``Response.sent_wall`` holds the wall-clock send time for recordings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import MissingKeyError, ProviderError, RightsizeError, StreamCutError
+from ..registry import ModelInfo
+
+__all__ = ["Chunk", "Delta", "Options", "Provider", "Request", "Response", "Usage"]
+
+
+class Options(BaseModel):
+    """Generation options every adapter accepts. A misspelled option is an error naming it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_tokens: int = Field(256, ge=1, description="the most output tokens to generate")
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 picks the likeliest token")
+    stop: list[str] | None = Field(None, description="strings that end the answer")
+    seed: int | None = Field(None, description="sampling seed, where the provider takes one")
+    json_schema: dict[str, Any] | None = Field(
+        None, description="constrain the answer to JSON matching this schema, where supported"
+    )
+    logprobs: bool = Field(False, description="return each output token's log-probability")
+    timeout: float | None = Field(None, gt=0, description="seconds before giving up")
+
+
+@dataclass(frozen=True)
+class Request:
+    """What an adapter is asked to do."""
+
+    model: str
+    messages: list[dict[str, str]]
+    system: str | None
+    stream: bool
+    options: Options
+
+
+@dataclass(frozen=True)
+class Delta:
+    """One event from an adapter's stream. Every field is optional."""
+
+    text: str = ""
+    logprobs: tuple[float, ...] = ()
+    tokens: int | None = None  # tokens in this delta, when the adapter knows
+    finish_reason: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One streamed event as the client saw it: its content and when it arrived."""
+
+    text: str
+    arrived: float
+    logprobs: tuple[float, ...] = ()
+    tokens: int | None = None  # tokens this chunk holds, when known (a chunk may hold several)
+
+
+@dataclass
+class Usage:
+    """Token counts of one request; ``source`` says where they came from."""
+
+    input_tokens: int | None
+    output_tokens: int | None
+    source: str = "server"  # "server" (reported by the provider) or how they were counted
+
+
+@dataclass
+class Response:
+    """One completed (or failed) request, with every chunk's arrival time."""
+
+    model: str
+    provider: str
+    streamed: bool
+    sent: float
+    sent_wall: float
+    chunks: list[Chunk] = field(default_factory=list)
+    finished: float | None = None
+    finish_reason: str | None = None
+    usage: Usage = field(default_factory=lambda: Usage(None, None, "unknown"))
+    error: ProviderError | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(c.text for c in self.chunks)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def content_chunks(self) -> list[Chunk]:
+        """Chunks that carry text (a role-only or empty chunk is not a token)."""
+        return [c for c in self.chunks if c.text]
+
+    @property
+    def time_to_first_token(self) -> float | None:
+        """Seconds from sending to the first chunk carrying content (None if there was none)."""
+        content = self.content_chunks
+        return content[0].arrived - self.sent if content else None
+
+    @property
+    def end_to_end(self) -> float | None:
+        """Seconds from sending to the last chunk (or the reply, when not streamed)."""
+        return None if self.finished is None else self.finished - self.sent
+
+    @property
+    def token_logprobs(self) -> list[float]:
+        return [lp for c in self.chunks for lp in c.logprobs]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _first_env(names: tuple[str, ...]) -> str | None:
+    for name in names:
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
+
+
+class Provider(ABC):
+    """Base class of the adapters. Subclasses implement :meth:`_stream` and :meth:`map_error`."""
+
+    #: the protocol name, for messages and reports
+    api: ClassVar[str]
+
+    def __init__(
+        self,
+        model: ModelInfo,
+        *,
+        key: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 120.0,
+    ) -> None:
+        self.model = model
+        self.base_url = base_url if base_url is not None else model.base_url
+        self.timeout = timeout
+        self._explicit_key = key
+
+    # -- keys -------------------------------------------------------------------------------
+    def key(self) -> str | None:
+        """The API key: the explicit argument, else the model's environment variable.
+
+        Raises :class:`MissingKeyError` naming the variable when the model needs a key and none
+        is found. The key is never printed, logged or put in a ``repr``.
+        """
+        if self._explicit_key:
+            return self._explicit_key
+        if not self.model.key_env:
+            return None
+        value = _first_env((self.model.key_env,))
+        if value is None:
+            raise MissingKeyError(self.model.provider, self.model.key_env)
+        return value
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} model={self.model.id!r} base_url={self.base_url!r}>"
+
+    # -- the adapter's part -----------------------------------------------------------------
+    @abstractmethod
+    def _stream(self, request: Request) -> Iterator[Delta]:
+        """Send the request and yield its events (one event with everything when not streaming)."""
+
+    async def _astream(self, request: Request) -> AsyncIterator[Delta]:
+        """Async version of :meth:`_stream`. The default runs the sync one in a worker thread."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+
+        def pump() -> None:
+            try:
+                for delta in self._stream(request):
+                    loop.call_soon_threadsafe(queue.put_nowait, ("delta", delta))
+            except BaseException as exc:  # handed to the awaiting side
+                loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+            else:
+                loop.call_soon_threadsafe(queue.put_nowait, ("end", None))
+
+        worker = loop.run_in_executor(None, pump)
+        while True:
+            kind, payload = await queue.get()
+            if kind == "delta":
+                yield payload
+            elif kind == "error":
+                await worker
+                raise payload
+            else:
+                await worker
+                return
+
+    def map_error(self, exc: BaseException) -> ProviderError | None:
+        """The rightsize error for an SDK exception, or None when it is not the SDK's."""
+        return None
+
+    # -- the shared part --------------------------------------------------------------------
+    def _request(
+        self,
+        prompt: str | list[dict[str, str]],
+        system: str | None,
+        stream: bool,
+        options: dict[str, Any],
+    ) -> Request:
+        messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else list(prompt)
+        if not messages:
+            raise RightsizeError("a request needs a prompt: pass a string or a list of messages")
+        caps = self.model.capabilities
+        if options.get("json_schema") is not None and not caps.json_schema:
+            raise RightsizeError(
+                f"{self.model.id} does not take a JSON schema; validate its answer and retry "
+                "instead (see rightsize.structured), or pick a model whose registry entry has json_schema"
+            )
+        if options.get("logprobs") and not caps.logprobs:
+            raise RightsizeError(f"{self.model.id} does not return token logprobs (see its registry entry)")
+        return Request(
+            model=self.model.wire_model,
+            messages=messages,
+            system=system,
+            stream=stream,
+            options=Options(**options),
+        )
+
+    def _start(self, request: Request) -> Response:
+        return Response(
+            model=self.model.id,
+            provider=self.model.provider,
+            streamed=request.stream,
+            sent=time.perf_counter(),
+            sent_wall=time.time(),
+        )
+
+    @staticmethod
+    def _take(response: Response, delta: Delta, arrived: float) -> None:
+        if delta.text or delta.logprobs or not response.chunks:
+            response.chunks.append(Chunk(delta.text, arrived, delta.logprobs, delta.tokens))
+        if delta.finish_reason:
+            response.finish_reason = delta.finish_reason
+        usage = response.usage
+        if delta.input_tokens is not None:
+            usage.input_tokens = delta.input_tokens
+        if delta.output_tokens is not None:
+            usage.output_tokens = delta.output_tokens
+        if delta.input_tokens is not None or delta.output_tokens is not None:
+            usage.source = "server"
+        response.finished = arrived
+
+    def _finish(self, response: Response, exc: BaseException | None, raise_errors: bool) -> Response:
+        if exc is None and response.finish_reason is None and response.streamed:
+            exc = StreamCutError(
+                "the stream ended before the provider sent its finish reason",
+                provider=self.model.provider,
+            )
+        if exc is not None:
+            error = exc if isinstance(exc, ProviderError) else self.map_error(exc)
+            if error is None:
+                raise exc
+            if error is not exc:
+                error.__cause__ = exc
+            if response.finished is None:
+                response.finished = time.perf_counter()
+            response.error = error
+            if raise_errors:
+                raise error
+        return response
+
+    def complete(
+        self,
+        prompt: str | list[dict[str, str]],
+        *,
+        system: str | None = None,
+        stream: bool = True,
+        raise_errors: bool = True,
+        **options: Any,
+    ) -> Response:
+        """Send one request and return its :class:`Response`.
+
+        ``prompt`` is a user message or a list of ``{"role", "content"}`` messages; ``options``
+        are :class:`Options` fields. With ``raise_errors=False`` a provider error is kept on
+        ``response.error`` instead of raised (the profiler counts errors this way).
+        """
+        request = self._request(prompt, system, stream, options)
+        response = self._start(request)
+        try:
+            for delta in self._stream(request):
+                self._take(response, delta, time.perf_counter())
+        except Exception as exc:
+            return self._finish(response, exc, raise_errors)
+        return self._finish(response, None, raise_errors)
+
+    async def acomplete(
+        self,
+        prompt: str | list[dict[str, str]],
+        *,
+        system: str | None = None,
+        stream: bool = True,
+        raise_errors: bool = True,
+        **options: Any,
+    ) -> Response:
+        """The async version of :meth:`complete`, for load generation."""
+        request = self._request(prompt, system, stream, options)
+        response = self._start(request)
+        try:
+            async for delta in self._astream(request):
+                self._take(response, delta, time.perf_counter())
+        except Exception as exc:
+            return self._finish(response, exc, raise_errors)
+        return self._finish(response, None, raise_errors)

@@ -1,0 +1,109 @@
+"""What the lab server generates answers with.
+
+A backend serves one or more model ids and turns a parsed request into a stream of
+:class:`~rightsize.local_model.TokenEvent` followed by a :class:`~rightsize.local_model.Finished`.
+:class:`LocalBackend` runs the embedded model, one request at a time in arrival order, so a
+request that waits shows the wait in its time to first token, as on a busy real server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..local_model import Finished, LocalModel, TokenEvent, get_local_model
+
+__all__ = ["Backend", "GenerationRequest", "LocalBackend"]
+
+
+@dataclass
+class GenerationRequest:
+    """A request after the wire protocol was parsed away."""
+
+    model: str
+    messages: list[dict[str, str]]
+    system: str | None = None
+    max_tokens: int = 256
+    temperature: float = 0.0
+    stop: list[str] = field(default_factory=list)
+    seed: int | None = None
+    json_schema: dict[str, Any] | None = None
+    logprobs: bool = False
+
+
+class Backend(Protocol):
+    """The interface the server needs from whatever produces answers."""
+
+    @property
+    def model_ids(self) -> list[str]: ...
+
+    @property
+    def context_window(self) -> int: ...
+
+    def count_prompt_tokens(self, request: GenerationRequest) -> int: ...
+
+    def generate(self, request: GenerationRequest) -> AsyncIterator[TokenEvent | Finished]: ...
+
+
+class LocalBackend:
+    """The embedded local model, queued: one generation at a time, first come first served."""
+
+    def __init__(self, model: LocalModel | None = None) -> None:
+        self._model = model
+        self._turn = asyncio.Lock()  # FIFO: waiters are served in arrival order
+
+    @property
+    def model(self) -> LocalModel:
+        if self._model is None:
+            self._model = get_local_model()
+        return self._model
+
+    @property
+    def model_ids(self) -> list[str]:
+        return [LocalModel.model_id]
+
+    @property
+    def context_window(self) -> int:
+        return self.model.context_window
+
+    def count_prompt_tokens(self, request: GenerationRequest) -> int:
+        return self.model.count_tokens(request.messages, request.system)
+
+    async def generate(self, request: GenerationRequest) -> AsyncIterator[TokenEvent | Finished]:
+        loop = asyncio.get_running_loop()
+        async with self._turn:
+            queue: asyncio.Queue[Any] = asyncio.Queue()
+            stop = threading.Event()
+
+            def work() -> None:
+                try:
+                    for event in self.model.stream(
+                        request.messages,
+                        system=request.system,
+                        max_tokens=request.max_tokens,
+                        temperature=request.temperature,
+                        stop=request.stop,
+                        seed=request.seed,
+                        json_schema=request.json_schema,
+                        logprobs=request.logprobs,
+                        cancelled=stop.is_set,
+                    ):
+                        loop.call_soon_threadsafe(queue.put_nowait, event)
+                except BaseException as exc:  # handed to the event loop
+                    loop.call_soon_threadsafe(queue.put_nowait, exc)
+
+            worker = loop.run_in_executor(None, work)
+            try:
+                while True:
+                    item = await queue.get()
+                    if isinstance(item, BaseException):
+                        raise item
+                    yield item
+                    if isinstance(item, Finished):
+                        break
+            finally:
+                stop.set()  # the client went away or we are done: free the model
+                await asyncio.shield(worker)

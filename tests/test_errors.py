@@ -1,0 +1,101 @@
+"""Every provider SDK exception maps onto the rightsize tree; keys fail with the variable's name."""
+
+from __future__ import annotations
+
+import inspect
+
+import anthropic
+import httpx
+import openai
+import pytest
+
+from rightsize import connect, errors
+from rightsize.providers.anthropic_messages import ANTHROPIC_ERRORS, AnthropicProvider
+from rightsize.providers.openai_compat import OPENAI_ERRORS, OpenAIProvider
+from rightsize.registry import get_model
+
+
+def _exported_errors(module: object, base: type) -> set[str]:
+    names = [n for n in dir(module) if not n.startswith("_")]
+    found = {n: getattr(module, n) for n in names}  # resolves the SDK's lazily loaded names
+    return {n for n, obj in found.items() if inspect.isclass(obj) and issubclass(obj, base)}
+
+
+@pytest.mark.parametrize(("sdk", "base", "table"), [
+    (openai, openai.OpenAIError, OPENAI_ERRORS),
+    (anthropic, anthropic.AnthropicError, ANTHROPIC_ERRORS),
+])
+def test_every_sdk_error_class_is_in_the_table(sdk: object, base: type, table: dict) -> None:
+    unmapped = _exported_errors(sdk, base) - set(table)
+    assert not unmapped, f"{sdk.__name__} exports errors the adapter does not map: {sorted(unmapped)}"
+
+
+def _status_error(sdk: object, cls_name: str, status: int, headers: dict[str, str] | None = None) -> Exception:
+    request = httpx.Request("POST", "http://example.invalid/v1")
+    response = httpx.Response(status, headers=headers or {}, request=request, json={"error": {"message": "x"}})
+    cls = getattr(sdk, cls_name)
+    return cls("boom", response=response, body=None)
+
+
+@pytest.mark.parametrize(("cls_name", "status", "expected"), [
+    ("BadRequestError", 400, errors.BadRequestError),
+    ("AuthenticationError", 401, errors.AuthError),
+    ("PermissionDeniedError", 403, errors.AuthError),
+    ("NotFoundError", 404, errors.BadRequestError),
+    ("RateLimitError", 429, errors.RateLimitedError),
+    ("InternalServerError", 503, errors.OverloadedError),
+    ("InternalServerError", 529, errors.OverloadedError),
+    ("APIStatusError", 529, errors.OverloadedError),
+    ("APIStatusError", 408, errors.TimeoutError),
+])
+def test_status_errors_map_by_kind(cls_name: str, status: int, expected: type) -> None:
+    for sdk, provider_cls, model in ((openai, OpenAIProvider, "gpt-4o-mini"),
+                                     (anthropic, AnthropicProvider, "claude-haiku-4-5")):
+        provider = provider_cls(get_model(model), key="test-key")
+        mapped = provider.map_error(_status_error(sdk, cls_name, status))
+        assert type(mapped) is expected, (sdk.__name__, cls_name, status, mapped)
+        assert mapped.status == status
+
+
+def test_retry_after_is_read_from_the_response() -> None:
+    provider = OpenAIProvider(get_model("gpt-4o-mini"), key="k")
+    mapped = provider.map_error(_status_error(openai, "RateLimitError", 429, {"retry-after": "7"}))
+    assert isinstance(mapped, errors.RateLimitedError) and mapped.retry_after == 7.0
+    assert mapped.retryable
+    mapped = provider.map_error(_status_error(openai, "RateLimitError", 429, {"retry-after-ms": "250"}))
+    assert mapped.retry_after == 0.25
+
+
+def test_connection_and_timeout_errors() -> None:
+    request = httpx.Request("POST", "http://example.invalid")
+    provider = AnthropicProvider(get_model("claude-haiku-4-5"), key="k")
+    assert type(provider.map_error(anthropic.APITimeoutError(request))) is errors.TimeoutError
+    assert type(provider.map_error(anthropic.APIConnectionError(request=request))) is errors.OverloadedError
+    assert provider.map_error(ValueError("not the SDK's")) is None
+    assert isinstance(errors.TimeoutError("x"), TimeoutError)  # the builtin, too
+
+
+@pytest.mark.parametrize(("model", "variable"), [
+    ("gpt-4o-mini", "OPENAI_API_KEY"),
+    ("claude-haiku-4-5", "ANTHROPIC_API_KEY"),
+    ("gemini-2.5-flash-lite", "GEMINI_API_KEY"),
+])
+def test_missing_key_names_the_variable(model: str, variable: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(variable, raising=False)
+    with pytest.raises(errors.MissingKeyError, match=variable):
+        connect(model)
+
+
+def test_key_order_explicit_then_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "from-env-123")
+    assert connect("gpt-4o-mini").key() == "from-env-123"
+    provider = connect("gpt-4o-mini", key="explicit-456")
+    assert provider.key() == "explicit-456"
+    assert "explicit-456" not in repr(provider) and "from-env" not in repr(provider)
+
+
+def test_local_models_need_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    assert connect("local").key() is None
+    assert connect("lab").key() is None
