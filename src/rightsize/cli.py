@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name == name:  # that area is not part of this install
+            if exc.name and name.startswith(exc.name):  # that area is not part of this install
                 continue
             raise
         module.register(sub)

@@ -237,4 +237,5 @@ def get_local_model() -> LocalModel:
     with _shared_lock:
         if _shared is None:
             _shared = LocalModel()
+            _shared.complete("Hi", max_tokens=1)  # warm up, so the first measured call is typical
         return _shared

@@ -68,12 +68,14 @@ def connect(
     base_url: str | None = None,
     protocol: str | None = None,
     timeout: float = 120.0,
+    headers: dict[str, str] | None = None,
 ) -> Provider:
     """A ready adapter for a registry model (id or alias) or, with ``base_url``, any endpoint.
 
     Keys come from ``key`` if given, else the model's environment variable
     (``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``, ``GEMINI_API_KEY``); the error for a missing key
-    names the variable. Nothing is sent until the first request.
+    names the variable. ``headers`` go with every request (the lab server reads
+    ``X-Rightsize-Faults`` from them). Nothing is sent until the first request.
     """
     if isinstance(model, ModelInfo):
         info = model
@@ -82,7 +84,7 @@ def connect(
     else:
         info = get_model(model)
     cls = adapter_class(protocol or info.api)
-    provider = cls(info, key=key, base_url=base_url, timeout=timeout)
+    provider = cls(info, key=key, base_url=base_url, timeout=timeout, headers=headers)
     if info.needs_key and key is None and base_url is None:
         provider.key()  # fail now, with the variable's name, not at the first request
     return provider

@@ -86,7 +86,8 @@ class AnthropicProvider(Provider):
 
             base_url = lab_url()
         key = self.key() or "not-needed"
-        return {"api_key": key, "base_url": base_url or None, "timeout": self.timeout, "max_retries": 0}
+        return {"api_key": key, "base_url": base_url or None, "timeout": self.timeout, "max_retries": 0,
+                "default_headers": self.headers or None}
 
     @functools.cached_property
     def client(self) -> anthropic.Anthropic:
@@ -96,15 +97,22 @@ class AnthropicProvider(Provider):
     def async_client(self) -> anthropic.AsyncAnthropic:
         return anthropic.AsyncAnthropic(**self._client_args())
 
+    def prepare(self) -> None:
+        # build both clients now (this may start the lab server) so no request pays for it
+        self.client, self.async_client  # noqa: B018
+
     def _kwargs(self, request: Request) -> dict[str, Any]:
         opts = request.options
         kwargs: dict[str, Any] = {
             "model": request.model,
             "messages": request.messages,
             "max_tokens": opts.max_tokens,
-            "temperature": min(opts.temperature, 1.0),  # Messages takes 0..1
             "stream": request.stream,
         }
+        if self.base_url:
+            # Current SDKs no longer send `temperature` (Anthropic's newer models choose their own
+            # sampling); compatible servers such as the lab server still take it.
+            kwargs["extra_body"] = {"temperature": min(opts.temperature, 1.0)}
         if request.system:
             kwargs["system"] = request.system
         if opts.stop:

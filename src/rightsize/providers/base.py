@@ -22,7 +22,14 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..errors import MissingKeyError, ProviderError, RightsizeError, StreamCutError
+from ..errors import (
+    MissingKeyError,
+    OverloadedError,
+    ProviderError,
+    RightsizeError,
+    StreamCutError,
+    TimeoutError,
+)
 from ..registry import ModelInfo
 
 __all__ = ["Chunk", "Delta", "Options", "Provider", "Request", "Response", "Usage"]
@@ -154,10 +161,12 @@ class Provider(ABC):
         key: str | None = None,
         base_url: str | None = None,
         timeout: float = 120.0,
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.model = model
         self.base_url = base_url if base_url is not None else model.base_url
         self.timeout = timeout
+        self.headers = dict(headers or {})  # sent with every request (e.g. X-Rightsize-Faults)
         self._explicit_key = key
 
     # -- keys -------------------------------------------------------------------------------
@@ -213,6 +222,9 @@ class Provider(ABC):
     def map_error(self, exc: BaseException) -> ProviderError | None:
         """The rightsize error for an SDK exception, or None when it is not the SDK's."""
         return None
+
+    def prepare(self) -> None:
+        """One-time set-up (load a model, build a client) done before the clock starts."""
 
     # -- the shared part --------------------------------------------------------------------
     def _request(
@@ -274,6 +286,8 @@ class Provider(ABC):
         if exc is not None:
             error = exc if isinstance(exc, ProviderError) else self.map_error(exc)
             if error is None:
+                error = self._transport_error(exc, response)
+            if error is None:
                 raise exc
             if error is not exc:
                 error.__cause__ = exc
@@ -283,6 +297,20 @@ class Provider(ABC):
             if raise_errors:
                 raise error
         return response
+
+    def _transport_error(self, exc: BaseException, response: Response) -> ProviderError | None:
+        """Map a raw HTTP-library error that escaped the SDK (it happens mid-stream)."""
+        module = type(exc).__module__.split(".")[0]
+        if module not in ("httpx", "httpx2", "httpcore", "httpcore2"):
+            return None
+        provider = self.model.provider
+        if "Timeout" in type(exc).__name__:
+            return TimeoutError(f"{provider}: {exc or type(exc).__name__}", provider=provider)
+        if response.chunks:
+            return StreamCutError(f"{provider}: the connection broke mid-stream ({type(exc).__name__})",
+                                  provider=provider)
+        return OverloadedError(f"{provider}: cannot reach the server ({type(exc).__name__}: {exc})",
+                               provider=provider)
 
     def complete(
         self,
@@ -300,6 +328,7 @@ class Provider(ABC):
         ``response.error`` instead of raised (the profiler counts errors this way).
         """
         request = self._request(prompt, system, stream, options)
+        self.prepare()
         response = self._start(request)
         try:
             for delta in self._stream(request):
@@ -319,6 +348,7 @@ class Provider(ABC):
     ) -> Response:
         """The async version of :meth:`complete`, for load generation."""
         request = self._request(prompt, system, stream, options)
+        self.prepare()
         response = self._start(request)
         try:
             async for delta in self._astream(request):

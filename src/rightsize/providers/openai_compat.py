@@ -56,7 +56,8 @@ class OpenAIProvider(Provider):
     def _client_args(self) -> dict[str, Any]:
         # A compatible server without keys still needs a non-empty api_key for the SDK.
         key = self.key() or "not-needed"
-        return {"api_key": key, "base_url": self._base_url(), "timeout": self.timeout, "max_retries": 0}
+        return {"api_key": key, "base_url": self._base_url(), "timeout": self.timeout, "max_retries": 0,
+                "default_headers": self.headers or None}
 
     @functools.cached_property
     def client(self) -> openai.OpenAI:
@@ -65,6 +66,10 @@ class OpenAIProvider(Provider):
     @functools.cached_property
     def async_client(self) -> openai.AsyncOpenAI:
         return openai.AsyncOpenAI(**self._client_args())
+
+    def prepare(self) -> None:
+        # build both clients now (this may start the lab server) so no request pays for it
+        self.client, self.async_client  # noqa: B018
 
     def _kwargs(self, request: Request) -> dict[str, Any]:
         opts = request.options

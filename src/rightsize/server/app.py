@@ -6,6 +6,9 @@ model, streamed or not, with usage filled in, plus the faults of :mod:`.faults` 
 
 Routes: ``POST /v1/chat/completions``, ``POST /v1/messages``, ``GET /v1/models``, ``GET /health``.
 Bad requests get the provider's own error shape and status, never a traceback.
+
+One deliberate difference from the clouds: when a request names no ``temperature`` the lab server
+decodes greedily (temperature 0), so a lesson gives the same answer every time it runs.
 """
 
 from __future__ import annotations
@@ -287,7 +290,7 @@ def _openai_generation(data: dict[str, Any]) -> tuple[GenerationRequest, bool, b
         messages=messages,
         system="\n\n".join(system_parts) or None,
         max_tokens=max_tokens,
-        temperature=_optional_number(data, "temperature", 0.0, 2.0, 1.0),
+        temperature=_optional_number(data, "temperature", 0.0, 2.0, 0.0),
         stop=_stop_list(data.get("stop"), "stop"),
         seed=seed,
         json_schema=schema,
@@ -405,7 +408,7 @@ def _anthropic_generation(data: dict[str, Any]) -> tuple[GenerationRequest, bool
         messages=messages,
         system=system_text or None,
         max_tokens=max_tokens,
-        temperature=_optional_number(data, "temperature", 0.0, 1.0, 1.0),
+        temperature=_optional_number(data, "temperature", 0.0, 1.0, 0.0),
         stop=_stop_list(data.get("stop_sequences"), "stop_sequences"),
     )
     return generation, bool(data.get("stream"))
@@ -539,6 +542,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        for backend in lab.backends:
+            warm = getattr(backend, "warm", None)
+            if warm is not None:
+                await asyncio.to_thread(warm)  # /health answers only once the model is ready
         task = asyncio.create_task(watch_idle()) if idle_exit else None
         yield
         if task:

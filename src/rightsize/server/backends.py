@@ -61,6 +61,10 @@ class LocalBackend:
             self._model = get_local_model()
         return self._model
 
+    def warm(self) -> None:
+        """Load the model now rather than on the first request."""
+        self.model  # noqa: B018
+
     @property
     def model_ids(self) -> list[str]:
         return [LocalModel.model_id]

@@ -1,0 +1,111 @@
+"""How much does the lab server add to the local model's latency?
+
+Runs the same prompt with the same settings (greedy, 64 output tokens) two ways, interleaved in
+one run so both see the same machine load:
+  - in-process: llama.cpp called directly through rightsize.local_model;
+  - served: the lab server in its own process, called with the official ``openai`` SDK, streaming.
+Prints the median and p90 time to first token and end-to-end latency of each, the ratio of the
+end-to-end medians and the time to first token the server adds.
+Targets: at most 5% more end-to-end and at most 15 ms more time to first token.
+
+    python benchmarks/bench_lab_server.py [--runs 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+import httpx
+import openai
+
+from rightsize.local_model import MODEL_ID, TokenEvent, get_local_model
+
+PROMPT = [{"role": "user", "content": "Write a long story about a lighthouse keeper and a storm."}]
+MAX_TOKENS = 64
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def in_process() -> tuple[float, float, int]:
+    model = get_local_model()
+    sent = time.perf_counter()
+    first = None
+    tokens = 0
+    for event in model.stream(PROMPT, max_tokens=MAX_TOKENS, temperature=0):
+        if isinstance(event, TokenEvent):
+            if first is None and event.text:
+                first = time.perf_counter()
+        else:
+            tokens = event.completion_tokens
+    end = time.perf_counter()
+    return first - sent, end - sent, tokens
+
+
+def served(client: openai.OpenAI) -> tuple[float, float, int]:
+    sent = time.perf_counter()
+    first = None
+    tokens = 0
+    stream = client.chat.completions.create(model=MODEL_ID, messages=PROMPT, max_tokens=MAX_TOKENS,
+                                            temperature=0, stream=True, stream_options={"include_usage": True})
+    for chunk in stream:
+        if first is None and chunk.choices and chunk.choices[0].delta.content:
+            first = time.perf_counter()
+        if chunk.usage:
+            tokens = chunk.usage.completion_tokens
+    end = time.perf_counter()
+    return first - sent, end - sent, tokens
+
+
+def summary(values: list[float]) -> str:
+    ordered = sorted(values)
+    p90 = ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+    return f"median {statistics.median(values) * 1000:7.1f} ms   p90 {p90 * 1000:7.1f} ms"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    args = parser.parse_args()
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "rightsize", "serve", "--port", str(port), "--log-level", "warning"])
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                if httpx.get(url + "/health", timeout=0.5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        client = openai.OpenAI(base_url=url + "/v1", api_key="bench", max_retries=0)
+        in_process(), served(client)  # warm both: model load, prompt prefix cache, SDK imports
+        local: list[tuple[float, float, int]] = []
+        remote: list[tuple[float, float, int]] = []
+        for _ in range(args.runs):
+            local.append(in_process())
+            remote.append(served(client))
+    finally:
+        server.terminate()
+        server.wait(10)
+    tokens = {t for *_, t in local + remote}
+    print(f"lab server overhead, {args.runs} interleaved runs, {MAX_TOKENS}-token answers "
+          f"(output tokens seen: {sorted(tokens)})")
+    print(f"  in-process llama.cpp  TTFT {summary([r[0] for r in local])}   E2E {summary([r[1] for r in local])}")
+    print(f"  lab server (openai)   TTFT {summary([r[0] for r in remote])}   E2E {summary([r[1] for r in remote])}")
+    e2e_ratio = statistics.median(r[1] for r in remote) / statistics.median(r[1] for r in local)
+    ttft_added = (statistics.median(r[0] for r in remote) - statistics.median(r[0] for r in local)) * 1000
+    print(f"  end-to-end ratio served/in-process: {e2e_ratio:.3f} (target <= 1.05)")
+    print(f"  time to first token added by the server: {ttft_added:+.1f} ms (target <= 15 ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
