@@ -164,6 +164,10 @@ class LabServer:
     async def events(self, prepared: _Prepared) -> AsyncIterator[TokenEvent | Finished]:
         """The backend's events with the injected delays, hang and cut applied."""
         faults, decision, injector = prepared.faults, prepared.decision, self.injector
+        if not faults.active:
+            async for event in prepared.backend.generate(prepared.generation):
+                yield event
+            return
         if decision.hang:
             await asyncio.sleep(faults.hang_s)
         sent_tokens, first = 0, True

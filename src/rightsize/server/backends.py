@@ -9,6 +9,7 @@ request that waits shows the wait in its time to first token, as on a busy real 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -54,6 +55,9 @@ class LocalBackend:
     def __init__(self, model: LocalModel | None = None) -> None:
         self._model = model
         self._turn = asyncio.Lock()  # FIFO: waiters are served in arrival order
+        # One long-lived thread runs every generation, so llama.cpp's worker threads are made
+        # once, by it, and keep its scheduling priority.
+        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="llama")
 
     @property
     def model(self) -> LocalModel:
@@ -62,8 +66,8 @@ class LocalBackend:
         return self._model
 
     def warm(self) -> None:
-        """Load the model now rather than on the first request."""
-        self.model  # noqa: B018
+        """Load the model now, on the generation thread, rather than on the first request."""
+        self._executor.submit(lambda: self.model).result()
 
     @property
     def model_ids(self) -> list[str]:
@@ -99,7 +103,7 @@ class LocalBackend:
                 except BaseException as exc:  # handed to the event loop
                     loop.call_soon_threadsafe(queue.put_nowait, exc)
 
-            worker = loop.run_in_executor(None, work)
+            worker = loop.run_in_executor(self._executor, work)
             try:
                 while True:
                     item = await queue.get()
