@@ -137,7 +137,13 @@ def main() -> int:
     p_test.set_defaults(handler=test)
     p_setup = sub.add_parser("setup", help="only set up the environment")
     p_setup.set_defaults(handler=lambda a: (setup(), 0)[1])
-    args = parser.parse_args()
+    argv = sys.argv[1:]
+    if argv[:1] == ["test"]:
+        # everything after "test" belongs to pytest, flags included
+        args = parser.parse_args(["test"])
+        args.pytest_args = argv[1:]
+    else:
+        args = parser.parse_args(argv)
     return int(args.handler(args))
 
 
