@@ -13,6 +13,7 @@ log-probability under the model (read from the logits the token was picked from)
 
 from __future__ import annotations
 
+import atexit
 import codecs
 import functools
 import importlib.util
@@ -221,6 +222,12 @@ class LocalModel:
             yield TokenEvent(text[sent:], pending_tokens, tuple(pending_logprobs))
         yield Finished(finish, len(prompt), count, stop_hit)
 
+    def close(self) -> None:
+        """Free llama.cpp's memory now (also done at interpreter exit for the shared model)."""
+        llm, self._llm = getattr(self, "_llm", None), None
+        if llm is not None:
+            llm.close()
+
     def complete(self, prompt: str, **kwargs: Any) -> str:
         """The whole answer to one user message (a convenience for quick checks)."""
         return "".join(e.text for e in self.stream([{"role": "user", "content": prompt}], **kwargs)
@@ -237,5 +244,7 @@ def get_local_model() -> LocalModel:
     with _shared_lock:
         if _shared is None:
             _shared = LocalModel()
+            # free it before the interpreter tears modules down (llama-cpp's own finalizer then fails)
+            atexit.register(_shared.close)
             _shared.complete("Hi", max_tokens=1)  # warm up, so the first measured call is typical
         return _shared

@@ -107,6 +107,7 @@ class Response:
     finish_reason: str | None = None
     usage: Usage = field(default_factory=lambda: Usage(None, None, "unknown"))
     error: ProviderError | None = None
+    replayed: bool = False  # answered from a recording of a real run (see rightsize.responses)
 
     @property
     def text(self) -> str:
@@ -298,6 +299,19 @@ class Provider(ABC):
                 raise error
         return response
 
+    def _recordings(self, request: Request) -> tuple[Any, str]:
+        """The active recording store (None when off) and this request's key."""
+        from ..responses import active_store, request_key
+
+        store = active_store()
+        return store, (request_key(self.model.id, self.api, request) if store is not None else "")
+
+    @staticmethod
+    def _keep(store: Any, key: str, request: Request, response: Response) -> Response:
+        if store is not None and store.mode == "record" and response.ok:
+            store.put(key, request, response)
+        return response
+
     def _transport_error(self, exc: BaseException, response: Response) -> ProviderError | None:
         """Map a raw HTTP-library error that escaped the SDK (it happens mid-stream)."""
         module = type(exc).__module__.split(".")[0]
@@ -328,6 +342,9 @@ class Provider(ABC):
         ``response.error`` instead of raised (the profiler counts errors this way).
         """
         request = self._request(prompt, system, stream, options)
+        store, key = self._recordings(request)
+        if store is not None and store.mode == "replay" and (record := store.get(key)) is not None:
+            return store.replay(record, self._start(request))
         self.prepare()
         response = self._start(request)
         try:
@@ -335,7 +352,7 @@ class Provider(ABC):
                 self._take(response, delta, time.perf_counter())
         except Exception as exc:
             return self._finish(response, exc, raise_errors)
-        return self._finish(response, None, raise_errors)
+        return self._keep(store, key, request, self._finish(response, None, raise_errors))
 
     async def acomplete(
         self,
@@ -348,6 +365,9 @@ class Provider(ABC):
     ) -> Response:
         """The async version of :meth:`complete`, for load generation."""
         request = self._request(prompt, system, stream, options)
+        store, key = self._recordings(request)
+        if store is not None and store.mode == "replay" and (record := store.get(key)) is not None:
+            return store.replay(record, self._start(request))
         self.prepare()
         response = self._start(request)
         try:
@@ -355,4 +375,4 @@ class Provider(ABC):
                 self._take(response, delta, time.perf_counter())
         except Exception as exc:
             return self._finish(response, exc, raise_errors)
-        return self._finish(response, None, raise_errors)
+        return self._keep(store, key, request, self._finish(response, None, raise_errors))
