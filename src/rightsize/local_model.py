@@ -131,7 +131,7 @@ class LocalModel:
 
     @functools.lru_cache(maxsize=32)
     def _grammar(self, schema_json: str) -> Any:
-        from llama_cpp import LlamaGrammar
+        from llama_cpp.llama_grammar import LlamaGrammar
 
         try:
             return LlamaGrammar.from_json_schema(schema_json, verbose=False)
@@ -224,7 +224,7 @@ class LocalModel:
 
     def close(self) -> None:
         """Free llama.cpp's memory now (also done at interpreter exit for the shared model)."""
-        llm, self._llm = getattr(self, "_llm", None), None
+        llm = self.__dict__.pop("_llm", None)
         if llm is not None:
             llm.close()
 

@@ -18,7 +18,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,6 +31,9 @@ from ..errors import (
     TimeoutError,
 )
 from ..registry import ModelInfo
+
+if TYPE_CHECKING:
+    from ..responses import ResponseStore
 
 __all__ = ["Chunk", "Delta", "Options", "Provider", "Request", "Response", "Usage"]
 
@@ -299,7 +302,7 @@ class Provider(ABC):
                 raise error
         return response
 
-    def _recordings(self, request: Request) -> tuple[Any, str]:
+    def _recordings(self, request: Request) -> tuple[ResponseStore | None, str]:
         """The active recording store (None when off) and this request's key."""
         from ..responses import active_store, request_key
 
@@ -307,7 +310,7 @@ class Provider(ABC):
         return store, (request_key(self.model.id, self.api, request) if store is not None else "")
 
     @staticmethod
-    def _keep(store: Any, key: str, request: Request, response: Response) -> Response:
+    def _keep(store: ResponseStore | None, key: str, request: Request, response: Response) -> Response:
         if store is not None and store.mode == "record" and response.ok:
             store.put(key, request, response)
         return response

@@ -335,7 +335,9 @@ async def chat_completions(request: Request) -> Response:
     headers = {"x-request-id": prepared.request_id}
 
     if not stream:
-        texts, logprobs, finished = [], [], None
+        texts: list[str] = []
+        logprobs: list[float] = []
+        finished: Finished | None = None
         try:
             async for event in server.events(prepared):
                 if isinstance(event, TokenEvent):
@@ -349,12 +351,12 @@ async def chat_completions(request: Request) -> Response:
                                    "connection mid-answer (injected by the lab server)."))
         assert finished is not None
         _log_done("chat", prepared, started, finished)
-        body = {**base, "object": "chat.completion", "choices": [{
+        reply = {**base, "object": "chat.completion", "choices": [{
             "index": 0, "message": {"role": "assistant", "content": "".join(texts), "refusal": None},
             "logprobs": _openai_logprobs(logprobs, texts) if generation.logprobs else None,
             "finish_reason": _openai_finish(finished)}],
             "usage": _openai_usage(prepared.prompt_tokens, finished.completion_tokens)}
-        return JSONResponse(body, headers=headers)
+        return JSONResponse(reply, headers=headers)
 
     async def body() -> AsyncIterator[bytes]:
         chunk = {**base, "object": "chat.completion.chunk"}
@@ -448,10 +450,10 @@ async def messages_endpoint(request: Request) -> Response:
         assert finished is not None
         _log_done("messages", prepared, started, finished)
         reason, sequence = _messages_stop(finished, generation)
-        body = {**shell, "content": [{"type": "text", "text": "".join(texts)}], "stop_reason": reason,
+        reply = {**shell, "content": [{"type": "text", "text": "".join(texts)}], "stop_reason": reason,
                 "stop_sequence": sequence,
                 "usage": {"input_tokens": prepared.prompt_tokens, "output_tokens": finished.completion_tokens}}
-        return JSONResponse(body, headers=headers)
+        return JSONResponse(reply, headers=headers)
 
     async def body() -> AsyncIterator[bytes]:
         yield _sse({"type": "message_start", "message": {

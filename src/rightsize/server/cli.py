@@ -15,6 +15,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--faults", metavar="FILE", help="YAML/JSON fault configuration applied to every request")
     p.add_argument("--idle-exit", type=float, default=0, metavar="SECONDS",
                    help="stop after this many seconds without requests (0: never)")
+    p.add_argument("--replay", action="append", default=[], metavar="FILE_OR_DIR",
+                   help="also serve these recordings (JSONL file, folder, or a shipped name; 'shipped' for all) "
+                        "as models replay/<name>, with their recorded timing")
+    p.add_argument("--replay-only", action="store_true",
+                   help="serve only the recordings given with --replay (no local model is loaded)")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     p.set_defaults(handler=serve)
 
@@ -38,12 +43,29 @@ def serve(args: argparse.Namespace) -> int:
         if server is not None:
             server.should_exit = True
 
-    app = create_app(faults=faults, idle_exit=args.idle_exit or None, on_idle=stop)
+    backends = _backends(args)
+    app = create_app(faults=faults, backends=backends, idle_exit=args.idle_exit or None, on_idle=stop)
     config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False,
                             timeout_graceful_shutdown=2)
     server = uvicorn.Server(config)
     logging.getLogger("rightsize.lab").info(
-        "lab server on http://%s:%d (OpenAI: /v1/chat/completions, Anthropic: /v1/messages)%s",
-        args.host, args.port, f"; faults: {faults.model_dump(exclude_defaults=True)}" if faults.active else "")
+        "lab server on http://%s:%d (OpenAI: /v1/chat/completions, Anthropic: /v1/messages)%s%s",
+        args.host, args.port, f"; models: {', '.join(m for b in backends for m in b.model_ids)}" if args.replay
+        else "", f"; faults: {faults.model_dump(exclude_defaults=True)}" if faults.active else "")
     server.run()
     return 0
+
+
+def _backends(args: argparse.Namespace) -> list:  # type: ignore[type-arg]
+    """The local model, plus the recordings of ``--replay`` (or only those, with ``--replay-only``)."""
+    from ..errors import RightsizeError
+    from .backends import LocalBackend
+
+    if args.replay_only and not args.replay:
+        raise RightsizeError("--replay-only needs at least one --replay FILE_OR_DIR")
+    backends: list = [] if args.replay_only else [LocalBackend()]  # type: ignore[type-arg]
+    if args.replay:
+        from .replay import ReplayBackend
+
+        backends.append(ReplayBackend.from_sources(args.replay))
+    return backends

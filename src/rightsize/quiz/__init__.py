@@ -1,0 +1,82 @@
+"""End-of-lesson quizzes: one YAML bank, a self-paced widget and graded nbgrader cells.
+
+* :mod:`~rightsize.quiz.bank` loads ``quizzes/lessonNN.yaml`` and validates it against
+  ``quizzes/FORMAT.md`` (:func:`validate_bank`, :func:`check_bank`);
+* :mod:`~rightsize.quiz.widget` is the self-paced quiz in a notebook (:func:`show`);
+* :mod:`~rightsize.quiz.graded` makes the nbgrader cells of the graded quiz (:func:`graded_cells`);
+* :mod:`~rightsize.quiz.text` prints a quiz without its answers;
+* :mod:`~rightsize.quiz.cli` adds ``rightsize quiz validate`` and ``rightsize quiz show``.
+
+The widget (ipywidgets) and graded (nbformat) parts are imported on first use, so the command
+line and the validator stay light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .bank import (
+    COVERAGE_TAGS,
+    Choice,
+    LessonQuiz,
+    Problem,
+    Question,
+    QuizBankError,
+    check_bank,
+    load_bank,
+    load_lesson,
+    quiz_dir,
+    validate_bank,
+)
+from .text import quiz_markdown, quiz_text
+
+if TYPE_CHECKING:
+    from .graded import (
+        CODE_STUB,
+        GRADED_QUIZ_MARKER,
+        answer_key,
+        graded_cells,
+        is_graded_quiz_marker,
+        variable_name,
+    )
+    from .widget import Feedback, QuizWidget, Score, show
+
+__all__ = [
+    "CODE_STUB",
+    "COVERAGE_TAGS",
+    "Choice",
+    "Feedback",
+    "GRADED_QUIZ_MARKER",
+    "LessonQuiz",
+    "Problem",
+    "Question",
+    "QuizBankError",
+    "QuizWidget",
+    "Score",
+    "answer_key",
+    "check_bank",
+    "graded_cells",
+    "is_graded_quiz_marker",
+    "load_bank",
+    "load_lesson",
+    "quiz_dir",
+    "quiz_markdown",
+    "quiz_text",
+    "show",
+    "validate_bank",
+    "variable_name",
+]
+
+_LAZY = {
+    "CODE_STUB": "graded", "GRADED_QUIZ_MARKER": "graded", "answer_key": "graded",
+    "graded_cells": "graded", "is_graded_quiz_marker": "graded", "variable_name": "graded",
+    "Feedback": "widget", "QuizWidget": "widget", "Score": "widget", "show": "widget",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -1,0 +1,306 @@
+"""The graded quiz cells: nbgrader metadata, the released student cells, and the tests cells
+against right, wrong and cheating answers. Cells run with plain ``exec``; nbgrader's own
+ClearSolutions and ClearHiddenTests preprocessors make the student version, in-process."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from rightsize.quiz import CODE_STUB, answer_key, graded_cells, is_graded_quiz_marker, variable_name
+
+nbgrader_pre = pytest.importorskip("nbgrader.preprocessors")
+
+LESSON = '''\
+lesson: "03"
+title: Under load
+questions:
+  - id: l03-knee
+    objective: Read the knee of a concurrency sweep
+    type: single
+    difficulty: medium
+    tags: [percentiles]
+    scenario: true
+    stem: |
+      Throughput flattens past concurrency 8 while p95 TTFT climbs. What is happening?
+    choices:
+      - text: The model decodes faster
+        correct: false
+        why: KNEE-A-WHY it does not.
+      - text: The server is saturated and requests queue
+        correct: true
+        why: KNEE-B-WHY queueing adds latency, not throughput.
+      - text: The client is the bottleneck
+        correct: false
+        why: KNEE-C-WHY then latency would not climb.
+      - text: Nothing notable
+        correct: false
+        why: KNEE-D-WHY the knee is the point.
+  - id: l03-goodput-misses
+    objective: Count the misses for goodput
+    type: multiple
+    difficulty: medium
+    tags: [rate-limits]
+    scenario: false
+    stem: |
+      Which requests count as misses? Select all that apply.
+    choices:
+      - text: A request refused with 429
+        correct: true
+        why: MISS-A-WHY no answer reached the user.
+      - text: A complete answer within the SLO
+        correct: false
+        why: MISS-B-WHY it met every objective.
+      - text: A stream cut off halfway
+        correct: true
+        why: MISS-C-WHY half an answer is not an answer.
+  - id: l03-first-letter
+    objective: Know the closed loop
+    type: single
+    difficulty: easy
+    tags: [percentiles]
+    scenario: false
+    stem: |
+      What does a closed-loop test keep fixed?
+    choices:
+      - text: The number of requests in flight
+        correct: true
+        why: LOOP-A-WHY a new request starts when one finishes.
+      - text: The arrival rate
+        correct: false
+        why: LOOP-B-WHY that is an open loop.
+      - text: The prompt length
+        correct: false
+        why: LOOP-C-WHY both loops can use any prompt.
+'''
+
+SINGLE, MULTIPLE, SINGLE_A = "q_l03_knee", "q_l03_goodput_misses", "q_l03_first_letter"
+
+
+class AlwaysEqual(str):
+    """The cheat from NBGRADER.md: a str subclass that equals everything."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = str.__hash__
+
+
+@pytest.fixture
+def bank(tmp_path: Path) -> Path:
+    (tmp_path / "lesson03.yaml").write_text(LESSON)
+    return tmp_path
+
+
+@pytest.fixture
+def cells(bank: Path) -> list[nbformat.NotebookNode]:
+    return graded_cells(3, quiz_dir=bank, points_per_question=2)
+
+
+def by_id(cells: list[nbformat.NotebookNode], grade_id: str) -> nbformat.NotebookNode:
+    return next(c for c in cells if c.metadata["nbgrader"]["grade_id"] == grade_id)
+
+
+def release(cells: list[nbformat.NotebookNode], code_stub: str = CODE_STUB) -> list[nbformat.NotebookNode]:
+    """The student version, as ``nbgrader generate_assignment`` makes it."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.from_dict(c) for c in cells])
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    nb, resources = nbgrader_pre.ClearSolutions(code_stub={"python": code_stub}).preprocess(nb, {})
+    nb, _ = nbgrader_pre.ClearHiddenTests().preprocess(nb, resources)
+    return list(nb.cells)
+
+
+def run(source: str, namespace: dict[str, Any] | None = None) -> dict[str, Any]:
+    namespace = {} if namespace is None else namespace
+    exec(compile(source, "<cell>", "exec"), namespace)  # noqa: S102 - our own generated cells
+    return namespace
+
+
+# --------------------------------------------------------------------------------------------
+# Shape and metadata
+# --------------------------------------------------------------------------------------------
+
+def test_three_cells_per_question_with_nbgrader_metadata(cells: list[nbformat.NotebookNode]) -> None:
+    assert [c.cell_type for c in cells] == ["markdown", "code", "code"] * 3
+    for qid in ("l03-knee", "l03-goodput-misses", "l03-first-letter"):
+        text, answer, tests = (by_id(cells, f"{qid}-{kind}").metadata["nbgrader"]
+                               for kind in ("text", "answer", "test"))
+        assert text == {"grade": False, "grade_id": f"{qid}-text", "locked": True,
+                        "schema_version": 3, "solution": False, "task": False}
+        assert answer == {"grade": False, "grade_id": f"{qid}-answer", "locked": False,
+                          "schema_version": 3, "solution": True, "task": False}
+        assert tests == {"grade": True, "grade_id": f"{qid}-test", "locked": True, "points": 2,
+                         "schema_version": 3, "solution": False, "task": False}
+    assert len({c.id for c in cells}) == len(cells)
+
+
+def test_nbgrader_accepts_the_metadata(cells: list[nbformat.NotebookNode]) -> None:
+    from nbgrader.nbgraderformat import MetadataValidator
+
+    nb = nbformat.v4.new_notebook(cells=cells)
+    MetadataValidator().validate_nb(nb)
+    nbformat.validate(nb)
+
+
+def test_the_text_cell_shows_the_question_not_the_answer(cells: list[nbformat.NotebookNode]) -> None:
+    single = by_id(cells, "l03-knee-text").source
+    assert "Throughput flattens past concurrency 8" in single
+    assert "- **b)** The server is saturated and requests queue" in single
+    assert f"set `{SINGLE}` to one letter in quotes" in single and "2 points" in single
+    multiple = by_id(cells, "l03-goodput-misses-text").source
+    assert 'a list of letters in quotes, for example ["a", "c"]' in multiple
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            assert "WHY" not in cell.source and "correct" not in cell.source.lower()
+
+
+def test_variable_names_and_the_answer_key(bank: Path) -> None:
+    assert variable_name("l02-ttft-definition") == "q_l02_ttft_definition"
+    assert answer_key("03", quiz_dir=bank) == {SINGLE: "b", MULTIPLE: ["a", "c"], SINGLE_A: "a"}
+
+
+def test_the_marker_cell_is_recognised() -> None:
+    marker = nbformat.v4.new_markdown_cell("## Graded quiz\n\n<!-- rightsize:graded-quiz -->\n")
+    assert is_graded_quiz_marker(marker)
+    assert is_graded_quiz_marker({"cell_type": "markdown", "source": ["intro\n", "<!-- rightsize:graded-quiz -->"]})
+    assert not is_graded_quiz_marker(nbformat.v4.new_code_cell("# <!-- rightsize:graded-quiz -->"))
+    assert not is_graded_quiz_marker(nbformat.v4.new_markdown_cell("## Quiz"))
+
+
+# --------------------------------------------------------------------------------------------
+# The instructor version runs and passes
+# --------------------------------------------------------------------------------------------
+
+def test_the_source_notebook_passes_its_own_tests(cells: list[nbformat.NotebookNode],
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    namespace: dict[str, Any] = {}
+    for cell in cells:
+        if cell.cell_type == "code":
+            run(cell.source, namespace)
+    assert (namespace[SINGLE], namespace[MULTIPLE], namespace[SINGLE_A]) == ("b", ["a", "c"], "a")
+    assert capsys.readouterr().out.count("the form of your answer is fine") == 3
+
+
+def test_the_answer_is_only_inside_the_solution_region(cells: list[nbformat.NotebookNode]) -> None:
+    source = by_id(cells, "l03-knee-answer").source
+    outside = re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION", "", source, flags=re.DOTALL)
+    assert '"b"' not in outside and '"b"' in source
+
+
+# --------------------------------------------------------------------------------------------
+# The student version
+# --------------------------------------------------------------------------------------------
+
+def test_the_released_answer_cell_runs_and_sets_none(cells: list[nbformat.NotebookNode]) -> None:
+    student = release(cells)
+    answer = by_id(student, "l03-knee-answer").source
+    assert "BEGIN SOLUTION" not in answer and '"b"' not in answer
+    assert answer == ('# Question 1: one letter in quotes, for example "a"\n'
+                      f"{SINGLE} = (\n"
+                      "    None  # YOUR ANSWER HERE\n"
+                      ")")
+    assert run(answer)[SINGLE] is None
+    assert run(by_id(student, "l03-goodput-misses-answer").source)[MULTIPLE] is None
+
+
+def test_released_answer_cells_do_not_depend_on_the_answer(cells: list[nbformat.NotebookNode]) -> None:
+    student = release(cells)
+    knee = by_id(student, "l03-knee-answer").source        # answer b
+    first = by_id(student, "l03-first-letter-answer").source  # answer a
+    assert knee.replace(SINGLE, "VAR").replace("Question 1", "Q") == \
+        first.replace(SINGLE_A, "VAR").replace("Question 3", "Q")
+
+
+def test_released_tests_hide_the_key_and_unanswered_scores_zero(cells: list[nbformat.NotebookNode]) -> None:
+    student = release(cells)
+    tests = by_id(student, "l03-knee-test").source
+    assert "HIDDEN" not in tests and '== "b"' not in tests
+    namespace = run(by_id(student, "l03-knee-answer").source)
+    with pytest.raises(AssertionError, match="it is still None"):
+        run(tests, namespace)
+    multiple = by_id(student, "l03-goodput-misses-test").source
+    assert "sorted(" not in multiple
+
+
+def test_the_default_nbgrader_stub_fails_loudly(cells: list[nbformat.NotebookNode]) -> None:
+    """Why the build must set ClearSolutions.code_stub to CODE_STUB: never a silent mis-grade."""
+    student = release(cells, code_stub="# YOUR CODE HERE\nraise NotImplementedError()")
+    with pytest.raises(SyntaxError):
+        run(by_id(student, "l03-knee-answer").source)
+
+
+# --------------------------------------------------------------------------------------------
+# The tests cells against answers
+# --------------------------------------------------------------------------------------------
+
+def grade(cells: list[nbformat.NotebookNode], grade_id: str, variable: str, value: Any) -> None:
+    """Run a full (instructor) tests cell with the variable set; raises when it would score 0."""
+    run(by_id(cells, grade_id).source, {variable: value})
+
+
+def test_single_right_answer_passes(cells: list[nbformat.NotebookNode]) -> None:
+    grade(cells, "l03-knee-test", SINGLE, "b")
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("a", "not the right answer"),
+    ("B", "must be one of"),
+    (" b", "must be one of"),
+    ("e", "must be one of"),
+    (AlwaysEqual("b"), "must be one letter in quotes"),
+    (AlwaysEqual("z"), "must be one letter in quotes"),
+    (["b"], "must be one letter in quotes"),
+    (2, "must be one letter in quotes"),
+    (None, "still None"),
+])
+def test_single_wrong_or_malformed_answers_fail(cells: list[nbformat.NotebookNode], value: Any,
+                                                message: str) -> None:
+    with pytest.raises(AssertionError, match=message):
+        grade(cells, "l03-knee-test", SINGLE, value)
+
+
+def test_the_cheat_fails_on_the_visible_form_check(cells: list[nbformat.NotebookNode]) -> None:
+    student_tests = by_id(release(cells), "l03-knee-test").source
+    with pytest.raises(AssertionError, match="not a AlwaysEqual"):
+        run(student_tests, {SINGLE: AlwaysEqual("b")})
+
+
+@pytest.mark.parametrize("value", [["a", "c"], ["c", "a"]])
+def test_multiple_right_answers_pass_in_any_order(cells: list[nbformat.NotebookNode], value: list[str]) -> None:
+    grade(cells, "l03-goodput-misses-test", MULTIPLE, value)
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    (["a"], "not the right set"),
+    (["a", "b", "c"], "not the right set"),
+    (["a", "c", "c"], "more than once"),
+    ([], "at least one letter"),
+    ("a", "must be a list of letters"),
+    (("a", "c"), "must be a list of letters"),
+    ([AlwaysEqual("a"), "c"], "every item"),
+    (["a", "C"], "must be one of"),
+    (["a", "d"], "must be one of"),
+    (None, "still None"),
+])
+def test_multiple_wrong_or_malformed_answers_fail(cells: list[nbformat.NotebookNode], value: Any,
+                                                  message: str) -> None:
+    with pytest.raises(AssertionError, match=message):
+        grade(cells, "l03-goodput-misses-test", MULTIPLE, value)
+
+
+def test_the_real_bank_makes_cells_for_every_lesson() -> None:
+    for lesson in range(10):
+        try:
+            cells = graded_cells(lesson)
+            key = answer_key(lesson)
+        except Exception as exc:  # noqa: BLE001 - the content may still be in progress
+            pytest.skip(f"lesson {lesson:02d} of the course bank does not load yet: {exc}")
+        namespace: dict[str, Any] = {}
+        for cell in cells:
+            if cell.cell_type == "code":
+                run(cell.source, namespace)  # the source notebook passes its own tests
+        assert {name: namespace[name] for name in key} == key
