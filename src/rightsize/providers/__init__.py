@@ -51,11 +51,11 @@ def endpoint_model(model: str, base_url: str, protocol: str = "openai") -> Model
         id=model,
         name=f"{model} at {base_url}",
         provider="endpoint",
-        api=protocol,  # type: ignore[arg-type]
+        api=protocol,
         tier="small",
         context_window=8192,
         capabilities=Capabilities(stream=True, json_schema=protocol == "openai", logprobs=protocol == "openai"),
-        price=Price(input_per_mtok=0, output_per_mtok=0, read_on="1970-01-01",  # type: ignore[arg-type]
+        price=Price(input_per_mtok=0, output_per_mtok=0, read_on="1970-01-01",
                     source="not in the registry: no price known"),
         base_url=base_url,
     )
