@@ -98,7 +98,22 @@ def ensure_package(python: Path) -> None:
     marker.write_text(stamp)
 
 
+def ensure_sandbox_tool() -> None:
+    """Best effort: bubblewrap isolates graded notebooks (the autograder falls back without it)."""
+    import shutil
+
+    if shutil.which("bwrap") or not hasattr(os, "geteuid") or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return
+    say("installing bubblewrap (the autograder's sandbox) with apt-get")
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    if subprocess.run(["apt-get", "update", "-qq"], **quiet).returncode == 0:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "bubblewrap"], **quiet)
+    if not shutil.which("bwrap"):
+        say("bubblewrap could not be installed; the autograder will use its unshare fallback")
+
+
 def setup() -> Path:
+    ensure_sandbox_tool()
     python = ensure_venv()
     ensure_llama(python)
     ensure_package(python)

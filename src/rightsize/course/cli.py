@@ -1,0 +1,171 @@
+"""``rightsize course``: build, collect, autograde, export and feedback for the nbgrader course.
+
+    rightsize course build [--course-dir DIR] [--quiz-dir DIR]
+    rightsize course collect ASSIGNMENT FOLDER
+    rightsize course autograde ASSIGNMENT [--workers N] [--timeout S] [--force]
+    rightsize course export [--out grades.csv]
+    rightsize course feedback ASSIGNMENT
+    rightsize course check-lessons
+
+autograder/README.md is the instructor's guide.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from ._nbgrader import fast_imports
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    course = sub.add_parser("course", help="the autograder: build, collect, autograde, export, feedback",
+                            description="Run the course's nbgrader autograder (see autograder/README.md).")
+    commands = course.add_subparsers(dest="course_command", metavar="COURSE_COMMAND")
+    course.set_defaults(handler=lambda args: (course.print_help(), 2)[1])
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--course-dir", type=Path, metavar="DIR",
+                       help="the nbgrader course folder (default: autograder/course, or RIGHTSIZE_COURSE_DIR)")
+        p.add_argument("--verbose", action="store_true", help="show nbgrader's own log")
+
+    build = commands.add_parser("build",
+                                help="make the nbgrader course and lessons/ from solutions/ and the quiz bank")
+    common(build)
+    build.add_argument("--quiz-dir", type=Path, metavar="DIR",
+                       help="the quiz bank (default: RIGHTSIZE_QUIZ_DIR, else the repository's quizzes/)")
+    build.add_argument("--lessons-dir", type=Path, metavar="DIR",
+                       help="where the student notebooks go (default: lessons/)")
+    build.set_defaults(handler=build_command)
+
+    check = commands.add_parser("check-lessons", help="fail if lessons/ is stale against solutions/ and quizzes/")
+    check.set_defaults(handler=check_command)
+
+    collect = commands.add_parser("collect", help="copy gathered submissions into submitted/<student>/<assignment>/")
+    common(collect)
+    collect.add_argument("assignment", help="the assignment, e.g. 02-profiling-one-request")
+    collect.add_argument("folder", type=Path, help="a folder of <student>/ folders or <student>.ipynb files")
+    collect.set_defaults(handler=collect_command)
+
+    grade = commands.add_parser("autograde", help="grade every submission of an assignment in sandboxes")
+    common(grade)
+    grade.add_argument("assignment", help="the assignment, e.g. 02-profiling-one-request")
+    grade.add_argument("--workers", type=int, default=2, help="submissions graded at once (default 2)")
+    grade.add_argument("--timeout", type=float, metavar="S",
+                       help="seconds per cell before it is interrupted (default: Execute.timeout of the config)")
+    grade.add_argument("--force", action="store_true", help="regrade submissions already graded")
+    grade.add_argument("--student", action="append", metavar="ID", help="grade only this student (repeatable)")
+    grade.add_argument("--sandbox", choices=["bwrap", "unshare", "none"],
+                       help="force one sandbox (default: bwrap, else unshare as root)")
+    grade.add_argument("--unsafe-no-sandbox", action="store_true",
+                       help="allow grading without isolation when no sandbox works (trusted code only)")
+    grade.add_argument("--memory-mb", type=int, default=4096, help="address space per process (default 4096)")
+    grade.add_argument("--cpu-seconds", type=int, default=300, help="CPU seconds per process (default 300)")
+    grade.add_argument("--recordings", type=Path, metavar="DIR",
+                       help="recorded model answers, mounted read-only (default: RIGHTSIZE_RECORDINGS)")
+    grade.set_defaults(handler=autograde_command)
+
+    export = commands.add_parser("export", help="per-question grades and totals as CSV")
+    common(export)
+    export.add_argument("--out", type=Path, default=Path("grades.csv"),
+                        help="the per-question CSV; totals go next to it as NAME-totals.csv (default grades.csv)")
+    export.add_argument("--assignment", help="only this assignment")
+    export.set_defaults(handler=export_command)
+
+    feedback = commands.add_parser("feedback", help="an HTML report per student, without hidden tests")
+    common(feedback)
+    feedback.add_argument("assignment")
+    feedback.add_argument("--student", help="only this student")
+    feedback.set_defaults(handler=feedback_command)
+
+
+def build_command(args: argparse.Namespace) -> int:
+    fast_imports()
+    from .build import build_course
+
+    started = time.monotonic()
+    report = build_course(course_dir=args.course_dir, quiz_dir=args.quiz_dir, lessons_dir=args.lessons_dir,
+                          verbose=args.verbose)
+    for assignment, lesson in zip(report.assignments, report.lessons):
+        print(f"  {assignment}: source, release and {lesson}")
+    if not report.assignments:
+        print("  no solutions/NN-*.ipynb yet: nothing to build")
+    print(f"course built in {report.course_dir} ({time.monotonic() - started:.1f} s)")
+    return 0
+
+
+def check_command(args: argparse.Namespace) -> int:
+    fast_imports()
+    from .build import check_lessons_fresh
+
+    problems = check_lessons_fresh()
+    for problem in problems:
+        print(problem)
+    print("lessons/ is up to date" if not problems else f"{len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+def collect_command(args: argparse.Namespace) -> int:
+    fast_imports()
+    from .collect import collect_submissions
+
+    students = collect_submissions(args.assignment, args.folder, args.course_dir)
+    print(f"collected {len(students)} submission(s) of {args.assignment}: {', '.join(students) or 'none'}")
+    return 0
+
+
+def autograde_command(args: argparse.Namespace) -> int:
+    fast_imports()
+    from .autograde import SubmissionOutcome, autograde
+    from .sandbox import Limits
+
+    started = time.monotonic()
+
+    def show(outcome: SubmissionOutcome) -> None:
+        line = f"  {outcome.student:<24} {outcome.status:<8} {outcome.score:g}/{outcome.max_score:g}"
+        if outcome.seconds:
+            line += f"  {outcome.seconds:.1f} s"
+        if outcome.reason:
+            line += f"  ({outcome.reason[:160]})"
+        print(line, flush=True)
+
+    limits = Limits(cpu_seconds=args.cpu_seconds, memory_bytes=args.memory_mb << 20)
+    outcomes = autograde(args.assignment, args.course_dir, workers=args.workers, timeout=args.timeout,
+                         force=args.force, students=args.student, unsafe=args.unsafe_no_sandbox,
+                         sandbox=args.sandbox, limits=limits, recordings=args.recordings,
+                         verbose=args.verbose, progress=show)
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+        if outcome.status == "skipped":
+            show(outcome)
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no submissions found"
+    print(f"{args.assignment}: {summary} in {time.monotonic() - started:.1f} s")
+    if counts.get("error"):
+        print("some submissions could not be graded (see above); rerun the same command to retry them",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def export_command(args: argparse.Namespace) -> int:
+    fast_imports()
+    from .export import export_grades
+
+    report = export_grades(args.course_dir, args.out, assignment=args.assignment)
+    print(f"wrote {report.questions_csv} ({report.question_rows} rows) and {report.totals_csv} "
+          f"({report.total_rows} rows)")
+    return 0
+
+
+def feedback_command(args: argparse.Namespace) -> int:
+    fast_imports()
+    from .feedback import generate_feedback
+
+    report = generate_feedback(args.assignment, args.course_dir, student=args.student, verbose=args.verbose)
+    for note in report.notes:
+        print(f"  {note}")
+    print(f"wrote {len(report.files)} feedback page(s), checked for hidden tests")
+    return 0
