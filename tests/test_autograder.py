@@ -335,7 +335,8 @@ def test_an_interrupted_batch_resumes(repo: Path, tmp_path: Path) -> None:
         "submitted", "autograded", "feedback", ".rightsize"))
     (course / "nbgrader_config.py").write_text(
         f"c = get_config()\nload_subconfig({str(repo / 'autograder' / 'nbgrader_config.py')!r})\n")
-    kinds = ["all-correct", "all-wrong", "partly-right", "eq-cheat"]
+    # the infinite loops run until the cell timeout, so the batch is still busy when it is interrupted
+    kinds = ["all-correct", "all-wrong", "infinite-loop", "partly-right", "eq-cheat"]
     students = sc.make_class(course, kinds, copies=2)
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}

@@ -266,7 +266,9 @@ class Sandbox:
                     cover.add(p)
         covers = [c for c in sorted(cover, key=len)
                   if not any(c != o and _is_inside(c, [o]) for o in cover)]
-        restore = [[p, p] for p in self._readonly if _is_inside(p, covers)]
+        # the worker also mounts a private /tmp: a Python or venv living under /tmp (a clone in
+        # /tmp, say) must be bound back too
+        restore = [[p, p] for p in self._readonly if _is_inside(p, [*covers, "/tmp"])]
         if self.recordings is not None and _is_inside(str(self.recordings), covers):
             restore.append([str(self.recordings), str(self.recordings)])
         if self._mpl_seed is not None:
