@@ -4,8 +4,8 @@ Each recording is served under the model id ``replay/<recording name>`` (so a re
 pass for a live model), over both protocols, and listed by ``/health`` and ``/v1/models``. For
 every request the backend picks a recorded answer (the next recording of the same prompt when
 there is one, else the next recording in order) and sends each content chunk at its recorded
-offset from the send, counted from the moment the request arrives, then finishes at the
-recorded end. Requests replay independently: a recording made under load keeps the queueing it
+offset from the send, counted from the moment the server has parsed the request, then
+finishes at the recorded end. Requests replay independently: a recording made under load keeps the queueing it
 saw, and replaying it at another concurrency does not add or remove any.
 
 ``rightsize serve --replay FILE_OR_DIR [--replay-only]`` serves recordings; see
@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
@@ -73,6 +74,7 @@ class ReplayBackend:
         if not self._served:
             raise RightsizeError("no recordings to replay")
         self._context_window = context_window
+        self._arrivals: dict[int, float] = {}  # id(request) -> when the server parsed it
 
     @classmethod
     def from_sources(cls, sources: Iterable[str | Path]) -> ReplayBackend:
@@ -92,6 +94,9 @@ class ReplayBackend:
         return self._context_window
 
     def count_prompt_tokens(self, request: GenerationRequest) -> int:
+        # The server asks this as soon as it has parsed a request, well before the answer's body
+        # starts: the replay's clock starts here, so the server's own work counts as recorded time.
+        self._arrivals[id(request)] = time.perf_counter()
         same = self._served[request.model].match(request)
         if same and same[0].input_tokens is not None:
             return int(same[0].input_tokens)
@@ -100,15 +105,14 @@ class ReplayBackend:
         return max(1, len(text) // 4)
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[TokenEvent | Finished]:
-        loop = asyncio.get_running_loop()
-        arrived = loop.time()
+        arrived = self._arrivals.pop(id(request), None) or time.perf_counter()
         entry = self._served[request.model].pick(request)
         sent_tokens = 0
         last_offset = 0.0
         for offset, text, tokens in entry.content_chunks:
             if sent_tokens >= request.max_tokens:
                 break
-            wait = arrived + offset - loop.time()
+            wait = arrived + offset - time.perf_counter()
             if wait > 0:
                 await asyncio.sleep(wait)
             count = tokens if tokens else 1
@@ -117,7 +121,7 @@ class ReplayBackend:
             yield TokenEvent(text, count)
         truncated = sent_tokens >= request.max_tokens and sent_tokens < (entry.output_tokens or sent_tokens)
         if not truncated and entry.finished is not None and entry.finished > last_offset:
-            wait = arrived + entry.finished - loop.time()
+            wait = arrived + entry.finished - time.perf_counter()
             if wait > 0:
                 await asyncio.sleep(wait)
         if truncated:

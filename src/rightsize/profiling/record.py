@@ -1,0 +1,295 @@
+"""Recordings of real runs: JSONL files with every chunk's timing, the text and the usage.
+
+A recording makes plots and graded exercises reproducible: the lab server replays it with the
+same timing over the OpenAI and Anthropic protocols (``rightsize serve --replay FILE``, model id
+``replay/<name>``). A recording is data about one real run of one model on one machine; its
+header line says which model, which machine, when, and with which versions, and a replay is
+always served under a ``replay/`` id, never as another model.
+
+Format, one JSON object per line::
+
+    {"type": "header", "format": 1, "name": ..., "model": ..., "machine": {...}, "recorded_at": ..., ...}
+    {"type": "request", "index": 0, "model": ..., "messages": [...], "options": {...}, "sent_wall": ...,
+     "chunks": [[offset_s, text, tokens], ...], "finished": offset_s, "finish_reason": ...,
+     "usage": {"input_tokens": ..., "output_tokens": ..., "source": ...}, "error": null}
+
+Offsets are seconds from the moment the client sent the request, read on the client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import RightsizeError
+
+if TYPE_CHECKING:
+    from .report import Report
+
+__all__ = ["FORMAT", "Recording", "RecordingEntry", "load_recordings", "machine_info", "replay_server",
+           "shipped_recordings", "write_recording"]
+
+FORMAT = 1
+
+
+def machine_info() -> dict[str, Any]:
+    """What the recording machine was: CPU model, cores, OS, Python, load at the time."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info: dict[str, Any] = {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
+                            "python": platform.python_version()}
+    try:
+        info["load_average_1m"] = round(os.getloadavg()[0], 2)
+    except OSError:
+        pass
+    return info
+
+
+def _versions() -> dict[str, str | None]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: dict[str, str | None] = {}
+    for name, dist in (("rightsize_version", "rightsize-course"), ("llama_cpp_version", "llama-cpp-python")):
+        try:
+            out[name] = version(dist)
+        except PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+@dataclass
+class RecordingEntry:
+    """One recorded request."""
+
+    index: int
+    model: str
+    messages: list[dict[str, str]]
+    system: str | None
+    options: dict[str, Any]
+    chunks: list[tuple[float, str, int | None]]  # (seconds after send, text, tokens)
+    finished: float | None
+    finish_reason: str | None
+    input_tokens: int | None
+    output_tokens: int | None
+    usage_source: str
+    error: str | None = None
+    sent_wall: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def content_chunks(self) -> list[tuple[float, str, int | None]]:
+        return [c for c in self.chunks if c[1]]
+
+    @property
+    def time_to_first_token(self) -> float | None:
+        content = self.content_chunks
+        return content[0][0] if content else None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RecordingEntry:
+        usage = data.get("usage") or {}
+        return cls(
+            index=int(data.get("index", 0)),
+            model=str(data.get("model", "")),
+            messages=list(data.get("messages") or []),
+            system=data.get("system"),
+            options=dict(data.get("options") or {}),
+            chunks=[(float(c[0]), str(c[1]), None if len(c) < 3 else c[2]) for c in data.get("chunks", [])],
+            finished=data.get("finished"),
+            finish_reason=data.get("finish_reason"),
+            input_tokens=usage.get("input_tokens"),
+            output_tokens=usage.get("output_tokens"),
+            usage_source=usage.get("source", "unknown"),
+            error=data.get("error"),
+            sent_wall=data.get("sent_wall"),
+        )
+
+
+@dataclass
+class Recording:
+    """A recording file: its header (model, machine, date, versions) and its requests."""
+
+    name: str
+    header: dict[str, Any]
+    entries: list[RecordingEntry] = field(default_factory=list)
+    path: Path | None = None
+
+    @property
+    def label(self) -> str:
+        """One line saying what this is: model, machine and date."""
+        machine = self.header.get("machine") or {}
+        return (f"recording {self.name!r}: {self.header.get('model', '?')} "
+                f"({self.header.get('load', {}).get('description', 'load unknown')}), "
+                f"{machine.get('cpu', 'unknown CPU')} with {machine.get('cores', '?')} cores, "
+                f"recorded {self.header.get('recorded_at', '?')}")
+
+    @classmethod
+    def load(cls, path: str | Path) -> Recording:
+        path = Path(path)
+        header: dict[str, Any] = {}
+        entries: list[RecordingEntry] = []
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise RightsizeError(f"cannot read the recording {path}: {exc.strerror or exc}") from None
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except ValueError:
+                raise RightsizeError(f"{path}:{number}: not a JSON line; is this a rightsize recording?") from None
+            if data.get("type") == "header":
+                header = data
+            elif data.get("type") == "request":
+                entries.append(RecordingEntry.from_dict(data))
+        if not header:
+            raise RightsizeError(f"{path}: no header line (model, machine, date); not a rightsize recording")
+        return cls(str(header.get("name") or path.stem), header, entries, path)
+
+
+def write_recording(report: Report, path: str | Path, *, name: str | None = None,
+                    note: str | None = None) -> Path:
+    """Write a run's requests as a recording, with a header naming model, machine, date and versions."""
+    path = Path(path)
+    if not any(r is not None for r in report.responses):
+        raise RightsizeError("this report kept no responses to record")
+    name = name or path.stem
+    header = {
+        "type": "header",
+        "format": FORMAT,
+        "name": name,
+        "model": report.model,
+        "provider": report.target.get("provider"),
+        "protocol": report.target.get("protocol"),
+        "client": report.target.get("client"),
+        "base_url": report.target.get("base_url"),
+        "load": report.shape.to_dict(),
+        "recorded_at": report.started_at or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        **_versions(),
+        "requests": sum(1 for r in report.responses if r is not None),
+        "note": note or "timings of a real run on the machine named here; replays say replay/ in their model id",
+    }
+    lines = [json.dumps(header, ensure_ascii=False)]
+    for metrics, response, prompt in zip(report.requests, report.responses, report.prompts):
+        if response is None:
+            continue
+        sent = response.sent
+        entry = {
+            "type": "request",
+            "index": metrics.index,
+            "model": response.model,
+            "provider": response.provider,
+            "protocol": report.target.get("protocol"),
+            "messages": prompt.messages,
+            "system": prompt.system,
+            "options": prompt.options,
+            "sent_wall": round(response.sent_wall, 6),
+            "chunks": [[round(c.arrived - sent, 6), c.text, c.tokens] for c in response.chunks],
+            "finished": None if response.finished is None else round(response.finished - sent, 6),
+            "finish_reason": response.finish_reason,
+            "usage": {"input_tokens": response.usage.input_tokens, "output_tokens": response.usage.output_tokens,
+                      "source": response.usage.source},
+            "error": None if response.error is None else response.error.kind,
+        }
+        lines.append(json.dumps(entry, ensure_ascii=False, separators=(",", ":")))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _shipped_folder() -> Path:
+    return Path(str(resources.files("rightsize").joinpath("data", "recordings")))
+
+
+def shipped_recordings() -> dict[str, Path]:
+    """The recordings shipped with the package, by name (real runs of the embedded local model)."""
+    folder = _shipped_folder()
+    return {p.stem: p for p in sorted(folder.glob("*.jsonl"))} if folder.is_dir() else {}
+
+
+def load_recordings(source: str | Path) -> list[Recording]:
+    """Recordings from a file, a folder of ``*.jsonl`` files, or the name of a shipped recording
+    (``"shipped"`` for all of them)."""
+    path = Path(source)
+    if path.is_file():
+        return [Recording.load(path)]
+    if path.is_dir():
+        files = sorted(path.glob("*.jsonl"))
+        if not files:
+            raise RightsizeError(f"no *.jsonl recordings in {path}")
+        return [Recording.load(p) for p in files]
+    shipped = shipped_recordings()
+    if str(source) == "shipped":
+        return [Recording.load(p) for p in shipped.values()]
+    if str(source) in shipped:
+        return [Recording.load(shipped[str(source)])]
+    known = ", ".join(shipped) or "none"
+    raise RightsizeError(f"no recording {str(source)!r}: give a JSONL file, a folder, or a shipped name ({known})")
+
+
+@contextlib.contextmanager
+def replay_server(*sources: str | Path, port: int | None = None, wait: float = 30.0) -> Iterator[str]:
+    """Run a lab server that serves only the given recordings, in its own process; yields its URL.
+
+    Its models are ``replay/<name>``: point the profiler or the SDKs at it (``base_url=url + "/v1"``
+    for OpenAI, ``url`` for Anthropic). The server stops when the block ends.
+    """
+    import socket
+
+    import httpx
+
+    for source in sources:
+        load_recordings(source)  # a bad name fails here, with its message, not in the child
+    if port is None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+    command = [sys.executable, "-m", "rightsize", "serve", "--replay-only", "--port", str(port),
+               "--log-level", "warning"]
+    for source in sources:
+        command += ["--replay", str(source)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                if httpx.get(url + "/health", timeout=0.5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None:
+                message = (process.stderr.read() if process.stderr else b"").decode(errors="replace").strip()
+                raise RightsizeError(f"the replay server did not start: {message.splitlines()[-1] if message else ''}")
+            if time.monotonic() > deadline:
+                raise RightsizeError(f"the replay server did not answer on {url} within {wait:.0f}s")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -1,0 +1,88 @@
+"""The cost model, checked against sums done by hand (prices from rightsize/models.yaml)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from rightsize import cost
+from rightsize.errors import RightsizeError
+from rightsize.providers import endpoint_model
+from rightsize.providers.base import Response, Usage
+
+
+def test_request_cost_by_hand() -> None:
+    # Claude Haiku 4.5 at $1 / $5 per million: 800 * 1e-6 + 200 * 5e-6 = 0.0008 + 0.0010
+    c = cost.request_cost("haiku", Usage(800, 200))
+    assert c.usd == pytest.approx(0.0018) and float(c) == pytest.approx(0.0018)
+    assert c.price_read_on == dt.date(2025, 12, 1) and "second-hand" in c.price_source
+    assert "2025-12-01" in str(c)
+    # GPT-4o mini at $0.15 / $0.60: 1000 * 0.15e-6 + 500 * 0.6e-6 = 0.00015 + 0.0003
+    assert cost.request_cost("gpt-4o-mini", (1000, 500)).usd == pytest.approx(0.00045)
+    assert cost.request_cost("sonnet", {"input_tokens": 1_000_000, "output_tokens": 0}).usd == pytest.approx(3.0)
+    response = Response("m", "p", True, 0.0, 0.0, usage=Usage(2000, 100))
+    assert cost.request_cost("opus", response).usd == pytest.approx(2000 * 5e-6 + 100 * 25e-6)
+
+
+def test_missing_or_bad_usage_is_an_error() -> None:
+    with pytest.raises(RightsizeError, match="no token counts"):
+        cost.request_cost("haiku", Usage(10, None))
+    with pytest.raises(RightsizeError, match="negative"):
+        cost.request_cost("haiku", (-1, 5))
+
+
+def test_cost_table_by_hand() -> None:
+    table = cost.cost_table(["haiku", "sonnet", "local"], input_tokens=800, output_tokens=200, requests_per_day=10_000)
+    haiku = table.set_index("model").loc["claude-haiku-4-5"]
+    assert haiku["per_request"] == pytest.approx(0.0018)
+    assert haiku["per_1k_requests"] == pytest.approx(1.8)
+    assert haiku["per_10k_requests"] == pytest.approx(18.0)
+    assert haiku["per_day"] == pytest.approx(18.0)
+    assert haiku["per_month"] == pytest.approx(540.0)  # 18 a day for 30 days
+    sonnet = table.set_index("model").loc["claude-sonnet-4-5"]
+    assert sonnet["per_request"] == pytest.approx(800 * 3e-6 + 200 * 15e-6)  # 0.0054
+    assert {"price_read_on", "price_source", "price_known"} <= set(table.columns)
+    assert list(table["price_read_on"]) == ["2025-12-01", "2025-12-01", "2026-11-22"]
+    assert table.set_index("model").loc["smollm2-135m-instruct", "per_month"] == 0.0
+    assert table.attrs["days_per_month"] == 30
+
+
+def test_models_without_a_price_are_flagged_not_free() -> None:
+    mine = endpoint_model("my-llama", "http://localhost:8000/v1")
+    assert not cost.price_known(mine)
+    c = cost.request_cost(mine, (100, 100))
+    assert c.usd is None and not c.known and "unknown" in str(c)
+    with pytest.raises(RightsizeError, match="unknown"):
+        float(c)
+    row = cost.cost_table([mine, "haiku"], 100, 100).iloc[0]
+    assert not row["price_known"] and pd.isna(row["per_request"]) and pd.isna(row["per_month"])
+    assert pd.isna(row["price_read_on"]) and row["price_source"] == "no known price"
+    with pytest.raises(RightsizeError, match="no known price"):
+        cost.break_even(500, mine, 100, 100)
+
+
+def test_break_even_by_hand() -> None:
+    # Sonnet: 800 in + 200 out = $0.0054 a request; a $600/month server pays above 600 / 0.0054 requests
+    even = cost.break_even(600, "sonnet", 800, 200)
+    assert even.cost_per_request == pytest.approx(0.0054)
+    assert even.requests_per_month == pytest.approx(111_111.11, rel=1e-6)
+    assert even.requests_per_day == pytest.approx(3703.70, rel=1e-5)
+    assert even.requests_per_second == pytest.approx(111_111.11 / (30 * 86400), rel=1e-6)
+    assert even.api_cost(even.requests_per_month) == pytest.approx(600)
+    assert "2025-12-01" in str(even) and "111,111 requests/month" in str(even)
+    assert even.within_capacity is None
+    tight = cost.break_even(600, "gpt-4o-mini", 800, 200, server_capacity_rps=0.5)
+    assert tight.requests_per_second == pytest.approx(2_500_000 / (30 * 86400))  # 0.96/s: above 0.5
+    assert tight.within_capacity is False and "cannot carry" in str(tight)
+    with pytest.raises(RightsizeError, match="costs nothing per token"):
+        cost.break_even(600, "local", 800, 200)
+    with pytest.raises(RightsizeError, match="non-negative"):
+        cost.break_even(-1, "sonnet", 800, 200)
+
+
+def test_monthly_cost() -> None:
+    month = cost.monthly_cost("gpt-4o", 1000, 1000, requests_per_day=100)
+    assert month.usd == pytest.approx((1000 * 2.5e-6 + 1000 * 10e-6) * 100 * 30)  # 37.5
+    assert month.price_read_on == dt.date(2025, 12, 1)
