@@ -42,6 +42,11 @@ from rightsize.course.sandbox import detect_mode  # noqa: E402
 TIMEOUT = 3  # seconds per cell: the infinite loops cost this much
 
 
+
+def _interruptible() -> None:
+    """Let the child take Ctrl-C even when this run started with SIGINT ignored (a background job)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 def _sandbox_mode() -> str | None:
     try:
         return detect_mode()
@@ -340,7 +345,8 @@ def test_an_interrupted_batch_resumes(repo: Path, tmp_path: Path) -> None:
     students = sc.make_class(course, kinds, copies=2)
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    proc = subprocess.Popen([sys.executable, "-m", "rightsize", "course", "autograde", sc.ASSIGNMENT,
+    proc = subprocess.Popen(
+        preexec_fn=_interruptible, args=[sys.executable, "-m", "rightsize", "course", "autograde", sc.ASSIGNMENT,
                              "--course-dir", str(course), "--timeout", str(TIMEOUT)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     status_dir = course / ".rightsize" / "autograde" / sc.ASSIGNMENT

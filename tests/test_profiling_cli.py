@@ -15,6 +15,11 @@ import pytest
 from rightsize.server.faults import FaultConfig
 
 
+
+def _interruptible() -> None:
+    """Let the child take Ctrl-C even when this run started with SIGINT ignored (a background job)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
 def rightsize(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "rightsize", *args], capture_output=True, text=True,
                           timeout=timeout, env=env)
@@ -78,7 +83,8 @@ def test_profile_any_endpoint_by_name_as_json(scripted_server, tmp_path) -> None
 
 def test_interrupted_run_prints_what_it_measured(scripted_server) -> None:
     server = scripted_server(["a"] * 20, faults=FaultConfig(token_ms=20))
-    proc = subprocess.Popen([sys.executable, "-m", "rightsize", "profile", "scripted", "--base-url",
+    proc = subprocess.Popen(
+        preexec_fn=_interruptible, args=[sys.executable, "-m", "rightsize", "profile", "scripted", "--base-url",
                              server.url + "/v1", "--concurrency", "2", "--requests", "1000"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(4)

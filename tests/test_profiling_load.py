@@ -97,9 +97,13 @@ def test_poisson_arrivals_are_seeded() -> None:
 def test_cancelled_run_returns_a_partial_report() -> None:
     async def main() -> rp.Report:
         shape = rp.load_shape(concurrency=2, requests=1000)
-        task = asyncio.create_task(rp.arun_load(FakeProvider(ttft=0.05), rp.Workload.of(None), shape,
-                                                progress=False))
-        await asyncio.sleep(0.5)
+        provider = FakeProvider(ttft=0.05)
+        task = asyncio.create_task(rp.arun_load(provider, rp.Workload.of(None), shape, progress=False))
+        # wait for progress, not for a fixed time: a loaded machine may start slowly
+        for _ in range(600):
+            if provider.calls >= 6:  # two at a time: at least four have finished
+                break
+            await asyncio.sleep(0.05)
         task.cancel()
         return await task
 
