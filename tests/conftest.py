@@ -24,6 +24,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def start_serve(args: list[str], **popen: object) -> tuple[subprocess.Popen[bytes], str]:
+    """Run ``rightsize serve ARGS`` on a free port and wait for /health; returns (process, url)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([sys.executable, "-m", "rightsize", "serve", *args, "--port", str(port)],
+                            **popen)  # type: ignore[call-overload]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/health", timeout=0.5).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    pytest.fail(f"rightsize serve {' '.join(args)} did not start within 60 s")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Every test run writes caches and logs under a temporary folder, never the home folder."""
@@ -39,21 +56,8 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def lab_server() -> Iterator[str]:
     """A real lab server (local model) on a free port; RIGHTSIZE_LAB_URL points at it."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     log = open(Path(os.environ["RIGHTSIZE_CACHE"]) / "test-lab.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "rightsize", "serve", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/health", timeout=0.5).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("the lab server did not start; see test-lab.log")
+    proc, url = start_serve([], stdout=log, stderr=subprocess.STDOUT)
     old = os.environ.get("RIGHTSIZE_LAB_URL")
     os.environ["RIGHTSIZE_LAB_URL"] = url
     yield url

@@ -60,22 +60,10 @@ def _raise_priority() -> None:
 
 @pytest.fixture(scope="module")
 def replay_url(recording: Path) -> Iterator[str]:
-    from conftest import free_port  # type: ignore[import-not-found]
+    from conftest import start_serve  # type: ignore[import-not-found]
 
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "rightsize", "serve", "--replay", str(recording), "--replay-only",
-                             "--port", str(port), "--log-level", "warning"], preexec_fn=_raise_priority)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/health", timeout=0.5).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("the replay server did not start")
+    proc, url = start_serve(["--replay", str(recording), "--replay-only", "--log-level", "warning"],
+                            preexec_fn=_raise_priority)
     yield url
     proc.terminate()
     proc.wait(10)
