@@ -1,0 +1,228 @@
+"""The measurements the lessons quote, each one function: the triage tier table and the
+extraction before/after table. ``rightsize eval triage`` and ``rightsize eval extraction`` print
+them; ``scripts/build_eval_cache.py`` runs them to fill the shipped cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from ..baselines import KeywordRuleGate, NearestTicket, TfidfClassifier
+from ..datasets import load_extraction, load_triage
+from ..errors import RightsizeError
+from .cascades import CascadeEval, HumanReview, build_cascade
+from .compare import format_latency, format_table
+from .core import evaluate
+from .predictors import TRIAGE_MODES, TriageLLM
+from .records import EvalRun
+
+__all__ = ["ExtractionSuite", "TriageSuite", "extraction_table", "run_extraction_suite", "run_triage_suite"]
+
+_MODE_NAMES = {"zero_shot": "zero-shot", "grammar": "grammar (JSON enum)", "few_shot": "few-shot k=4 + grammar"}
+
+
+def _llm_name(model: str, mode: str) -> str:
+    label = "local LLM" if model in ("local", "tiny", "smollm2-135m-instruct") else model
+    return f"{label} {_MODE_NAMES.get(mode, mode)}"
+
+
+@dataclass
+class TriageSuite:
+    """Every triage tier on one split, plus cascades whose thresholds were chosen on dev."""
+
+    split: str
+    runs: list[EvalRun]
+    cascades: list[CascadeEval]
+    review: HumanReview
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows(self) -> list[Any]:
+        return [*self.runs, *self.cascades]
+
+    def table(self) -> str:
+        return format_table(self.rows)
+
+    def frame(self) -> pd.DataFrame:
+        from .compare import compare
+
+        return compare(self.rows)
+
+    def report(self) -> str:
+        """The table with what a reader needs to trust it: sources, prices, assumptions."""
+        lines = [f"Triage, {self.split} split ({len(self.runs[0])} tickets, 6 labels). "
+                 "Accuracy counts an abstention or unreadable answer as wrong.", "", self.table(), ""]
+        for c in self.cascades:
+            lines.append("- " + c.describe())
+        lines.append("- " + self.review.describe())
+        dates = sorted({r.price_read_on for r in self.runs if r.price_read_on})
+        lines.append(f"- cost: list prices from the model registry (read on {', '.join(dates) or 'n/a'}); the local "
+                     "model and the classifiers have no per-request price (they run on your CPU)")
+        for run in self.runs:
+            measured = run.meta.get("measured") or []
+            where = "; ".join(f"measured {m.get('measured_at', '?')} on {m.get('cores', '?')} cores at load "
+                              f"{m.get('load_average_1m', '?')}" for m in measured[-2:])
+            origin = {"run": "just run", "cache": "from your cache", "shipped": "from the shipped results"}
+            lines.append(f"- {run.name}: {origin.get(str(run.meta.get('source')), run.meta.get('source'))}"
+                         + (f", {where}" if where else ""))
+        lines.extend(f"- note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+
+def run_triage_suite(
+    *,
+    split: str = "test",
+    models: Sequence[str] = ("local",),
+    modes: Sequence[str] = TRIAGE_MODES,
+    cascade_mode: str = "few_shot",
+    review: HumanReview | None = None,
+    target_accuracy: float = 0.9,
+    refresh: bool = False,
+    progress: bool = False,
+    limit: int | None = None,
+) -> TriageSuite:
+    """Rule gate, TF-IDF classifier, each model in each mode, and cascades, on ``split``.
+
+    The cascades are TF-IDF -> human review, TF-IDF -> each model in ``cascade_mode``, and
+    TF-IDF -> model -> human review; every threshold is chosen on the dev split (so the model
+    also runs on dev) for ``target_accuracy`` on the items a tier accepts.
+    Model runs use the evaluation cache unless ``refresh``.
+    """
+    if split not in ("dev", "test"):
+        raise RightsizeError(f"report on dev or test, not {split!r} (the classifier trains on train)")
+    review = review or HumanReview()
+    data = load_triage(split).head(limit)
+    dev = load_triage("dev").head(limit)
+    train = load_triage("train")
+    tfidf = TfidfClassifier().fit([t.text for t in train], [t.category for t in train])
+    runs = [
+        evaluate(KeywordRuleGate(), data, name="rule gate (keywords)"),
+        evaluate(tfidf, data, name="TF-IDF + logistic regression"),
+    ]
+    if "few_shot" in modes:  # the few-shot retrieval alone: what does the LLM add on top of it?
+        nearest = NearestTicket(tfidf, [t.text for t in train], [t.category for t in train])
+        runs.append(evaluate(nearest, data, name="nearest train ticket (few-shot retrieval alone)"))
+    llm_runs: dict[tuple[str, str], EvalRun] = {}
+    for model in models:
+        for mode in modes:
+            predictor = TriageLLM(model, mode, retriever=tfidf, name=_llm_name(model, mode))
+            run = evaluate(predictor, data, refresh=refresh, progress=progress)
+            llm_runs[(model, mode)] = run
+            runs.append(run)
+    dev_tfidf = evaluate(tfidf, dev, name="TF-IDF + logistic regression")
+    test_tfidf = runs[1]
+    cascades = [build_cascade([(dev_tfidf, test_tfidf)], review=review, target_accuracy=target_accuracy,
+                              names=["TF-IDF"], name="cascade: TF-IDF -> human review")]
+    notes: list[str] = []
+    for model in models:
+        predictor = TriageLLM(model, cascade_mode, retriever=tfidf, name=_llm_name(model, cascade_mode))
+        dev_llm = evaluate(predictor, dev, refresh=refresh, progress=progress)
+        test_llm = llm_runs.get((model, cascade_mode)) or evaluate(predictor, data, refresh=refresh, progress=progress)
+        short = ("local LLM" if model in ("local", "tiny") else model) + " " + cascade_mode.replace("_", "-")
+        tiers = [(dev_tfidf, test_tfidf), (dev_llm, test_llm)]
+        cascades.append(build_cascade(tiers, review=None, target_accuracy=target_accuracy,
+                                      names=["TF-IDF", short], name=f"cascade: TF-IDF -> {short}"))
+        cascades.append(build_cascade(tiers, review=review, target_accuracy=target_accuracy,
+                                      names=["TF-IDF", short], name=f"cascade: TF-IDF -> {short} -> human review"))
+    for c in cascades:
+        notes.extend(n for n in c.notes if n not in notes)
+    if split == "dev":
+        notes.append("the cascades' thresholds were chosen on the same dev items they are reported on: optimistic")
+    return TriageSuite(split, runs, cascades, review, notes)
+
+
+# -- extraction -------------------------------------------------------------------------------------
+
+_STAGES = (("raw", "as returned (json.loads)"), ("lenient", "+ lenient parse"), ("final", "+ 1 retry with the errors"))
+
+
+def extraction_table(runs: Sequence[EvalRun]) -> pd.DataFrame:
+    """Parse and schema success, exact match and field accuracy before and after each measure.
+
+    One row per (run, stage): as returned, after lenient parsing, after one retry with the
+    validation errors fed back. Latency is per item over the calls made up to that stage.
+    """
+    rows = []
+    for run in runs:
+        if run.task != "extraction":
+            raise RightsizeError(f"{run.name} is a {run.task} run, not extraction")
+        n = len(run)
+        for key, label in _STAGES:
+            stages = [r.extra["stages"][key] for r in run.records]
+            latency = [r.extra.get("first_e2e") if key != "final" else r.e2e for r in run.records]
+            calls = [1 if key != "final" else r.extra.get("calls", 1) for r in run.records]
+            rows.append({
+                "run": run.name, "measure": label, "items": n,
+                "parse_ok": sum(s["parse_ok"] for s in stages) / n,
+                "schema_ok": sum(s["schema_ok"] for s in stages) / n,
+                "exact_match": sum(s["exact"] for s in stages) / n,
+                "field_accuracy": sum(s["field_accuracy"] for s in stages) / n,
+                "calls_per_item": sum(calls) / n,
+                "p50_latency_s": float(pd.Series([x for x in latency if x is not None]).median()),
+            })
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class ExtractionSuite:
+    split: str
+    runs: list[EvalRun]
+
+    def frame(self) -> pd.DataFrame:
+        return extraction_table(self.runs)
+
+    def report(self) -> str:
+        frame = self.frame()
+        header = ["run", "measure", "parse ok", "schema ok", "exact match", "field acc.", "calls/item", "p50 latency"]
+        body = [[r.run, r.measure, f"{r.parse_ok:.0%}", f"{r.schema_ok:.0%}", f"{r.exact_match:.0%}",
+                 f"{r.field_accuracy:.0%}", f"{r.calls_per_item:.2f}", format_latency(r.p50_latency_s)]
+                for r in frame.itertuples()]
+        widths = [max(len(str(row[i])) for row in [header, *body]) for i in range(len(header))]
+        lines = ["  ".join(str(c).ljust(w) if i < 2 else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+                 for row in [header, *body]]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        n = len(self.runs[0]) if self.runs else 0
+        text = [f"Order extraction, {self.split} split ({n} messages), local model. Shares of items.", "", *lines, ""]
+        repairs: dict[str, int] = {}
+        for run in self.runs:
+            for r in run.records:
+                for repair in r.extra.get("repairs", []):
+                    repairs[f"{run.name}: {repair}"] = repairs.get(f"{run.name}: {repair}", 0) + 1
+        text += [f"- repairs made: {k} ({v} items)" for k, v in sorted(repairs.items())] or ["- repairs made: none"]
+        for run in self.runs:
+            text.append(f"- {run.name}: prompt {run.prompt_id}; {run.meta.get('source')}")
+        return "\n".join(text)
+
+
+def run_extraction_suite(*, split: str = "test", model: str = "local", refresh: bool = False,
+                         progress: bool = False, limit: int | None = None,
+                         prompt_versions: Sequence[int] = (2,)) -> ExtractionSuite:
+    """The local model on the extraction set: free text (lenient parse, retry) and grammar.
+
+    The grammar runs use the first of ``prompt_versions``: once with the schema as written and
+    once with its nullable unions rewritten as ``anyOf`` (:func:`~rightsize.structured.grammar_schema`),
+    which llama.cpp's converter needs to enforce ``pattern`` and ``enum``. The other versions add
+    free-text runs (an older prompt shows what the repairs and the retry are for).
+    """
+    from .predictors import ExtractionLLM
+
+    data = load_extraction(split).head(limit)
+    if not prompt_versions:
+        raise RightsizeError("give at least one prompt version")
+    first, *others = prompt_versions
+    runs = [
+        evaluate(ExtractionLLM(model, "free", prompt_version=first, name=f"free text, prompt v{first}"),
+                 data, refresh=refresh, progress=progress),
+        evaluate(ExtractionLLM(model, "grammar", prompt_version=first, rewrite_for_grammar=False,
+                               name=f"grammar, schema as written, v{first}"), data, refresh=refresh, progress=progress),
+        evaluate(ExtractionLLM(model, "grammar", prompt_version=first,
+                               name=f"grammar, unions as anyOf, v{first}"), data, refresh=refresh, progress=progress),
+    ]
+    for version in others:
+        runs.append(evaluate(ExtractionLLM(model, "free", prompt_version=version, name=f"free text, prompt v{version}"),
+                             data, refresh=refresh, progress=progress))
+    return ExtractionSuite(split, runs)

@@ -1,0 +1,211 @@
+"""Prompts as versioned data: load them from ``rightsize/prompts/*.yaml`` and render them.
+
+A prompt is data, not a string literal in a notebook: each task has one YAML file listing its
+versions, newest last, and each version holds **variants** per provider family and style where
+they differ. The tiny local model gets short prompts and examples; cloud models get a system
+prompt with the full label definitions. A variant is chosen by:
+
+- ``provider``: ``"local"`` for the embedded SmolLM2 (in-process or through the lab server),
+  ``"openai"``, ``"anthropic"``, ``"google"``..., falling back to ``"default"``;
+- ``style``: how the answer is asked for, e.g. ``"plain"`` (free text), ``"json"`` (a JSON
+  object, usable with a grammar) or ``"few_shot"`` (with examples).
+
+Templates use ``{name}`` placeholders (JSON braces in a template need no escaping: only
+``{identifier}`` is a placeholder). A :class:`Prompt`'s ``version`` and ``fingerprint`` (a hash
+of its text) go into evaluation cache keys, so editing a prompt never reuses stale results.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import RightsizeError
+from .registry import ModelInfo
+
+__all__ = ["Prompt", "PromptError", "get_prompt", "list_prompts", "prompt_family", "render_template"]
+
+_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_TINY_PROVIDERS = ("local", "lab")
+
+
+class PromptError(RightsizeError, KeyError):
+    """A prompt that does not exist, or a template rendered without one of its fields."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+def render_template(template: str, fields: Mapping[str, Any], *, where: str = "template") -> str:
+    """Fill ``{name}`` placeholders from ``fields``; a missing field is an error naming it."""
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in fields:
+            raise PromptError(f"{where} needs the field {name!r}; pass it to render() "
+                              f"(given: {', '.join(sorted(fields)) or 'none'})")
+        return str(fields[name])
+
+    return _PLACEHOLDER.sub(fill, template)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One variant of one version of a task's prompt."""
+
+    task: str
+    version: int
+    provider: str
+    style: str
+    user: str
+    system: str | None = None
+    example: str | None = None  # template of one few-shot example (its user turn, or inline text)
+    example_answer: str | None = None  # with it, each example is a user turn and an assistant turn
+    example_separator: str = "\n\n"
+    notes: str = ""
+    examples: tuple[Mapping[str, Any], ...] = ()  # fixed examples, used when render() is given none
+
+    @property
+    def id(self) -> str:
+        """``task/vN/provider/style``: how reports and cache files name this prompt."""
+        return f"{self.task}/v{self.version}/{self.provider}/{self.style}"
+
+    @property
+    def fingerprint(self) -> str:
+        """A short hash of the prompt's text: changes whenever a word of it changes."""
+        text = json.dumps([self.system, self.user, self.example, self.example_answer, self.example_separator,
+                           [dict(e) for e in self.examples]], ensure_ascii=False, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    @property
+    def fields(self) -> list[str]:
+        """The placeholders the templates use (``examples`` is filled from ``render(examples=...)``)."""
+        found: list[str] = []
+        for part in (self.system or "", self.user):
+            for name in _PLACEHOLDER.findall(part):
+                if name not in found:
+                    found.append(name)
+        return found
+
+    def render(self, *, examples: Sequence[Mapping[str, Any]] = (),
+               **fields: Any) -> tuple[list[dict[str, str]], str | None]:
+        """The messages and the system prompt for ``provider.complete(messages, system=system)``.
+
+        ``fields`` fill the placeholders (e.g. ``text=...``, ``labels=...``). ``examples`` (dicts
+        of fields, e.g. ``{"text": ..., "label": ...}``) are rendered with the variant's
+        ``example`` template: as a user turn and an ``example_answer`` assistant turn each when
+        the variant has ``example_answer``, else joined into the ``{examples}`` placeholder.
+        """
+        values = dict(fields)
+        examples = list(examples) or list(self.examples)
+        turns: list[dict[str, str]] = []
+        if self.example is not None and self.example_answer is not None:
+            for ex in examples:
+                merged = {**fields, **ex}
+                turns.append({"role": "user", "content": render_template(self.example, merged, where=f"{self.id} example")})
+                turns.append({"role": "assistant",
+                              "content": render_template(self.example_answer, merged, where=f"{self.id} example_answer")})
+        elif self.example is not None:
+            values.setdefault("examples", self.example_separator.join(
+                render_template(self.example, {**fields, **ex}, where=f"{self.id} example") for ex in examples))
+        elif examples and not self.examples:
+            raise PromptError(f"{self.id} has no example template; use a few_shot style to pass examples")
+        system = render_template(self.system, values, where=f"{self.id} system") if self.system else None
+        user = render_template(self.user, values, where=f"{self.id} user")
+        return [*turns, {"role": "user", "content": user}], system
+
+
+def prompt_family(model: ModelInfo | str | None) -> str:
+    """The prompt family of a model: ``"local"`` for the tiny embedded model, else its provider.
+
+    A string is looked up in the registry (id or alias); a string the registry does not know is
+    taken as a family name itself (``"default"``, ``"openai"``...).
+    """
+    if model is None:
+        return "default"
+    if isinstance(model, str):
+        from .errors import UnknownModelError
+        from .registry import get_model
+
+        try:
+            info = get_model(model, allow_retired=True)
+        except UnknownModelError:
+            return model
+        return prompt_family(info)
+    if model.provider in _TINY_PROVIDERS or model.tier == "tiny":
+        return "local"
+    return model.provider
+
+
+def _prompts_dir() -> Path:
+    return Path(str(resources.files("rightsize").joinpath("prompts")))
+
+
+@functools.cache
+def _load_task(task: str, folder: str | None = None) -> dict[int, list[Prompt]]:
+    path = Path(folder or _prompts_dir()) / f"{task}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in Path(folder or _prompts_dir()).glob("*.yaml"))
+        raise PromptError(f"no prompts for the task {task!r}; known tasks: {', '.join(known)}")
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or data.get("task") != task or not isinstance(data.get("versions"), list):
+        raise PromptError(f"{path.name}: expected 'task: {task}' and a list of 'versions'")
+    versions: dict[int, list[Prompt]] = {}
+    for entry in data["versions"]:
+        number = int(entry["version"])
+        if number in versions:
+            raise PromptError(f"{path.name}: version {number} appears twice; give the new one the next number")
+        variants = []
+        for v in entry.get("variants", []):
+            unknown = set(v) - {"provider", "style", "system", "user", "example", "example_answer",
+                                 "example_separator", "notes", "examples"}
+            if unknown:
+                raise PromptError(f"{path.name} v{number}: unknown key(s) {sorted(unknown)} in a variant")
+            variants.append(Prompt(task=task, version=number, provider=v.get("provider", "default"),
+                                   style=v.get("style", "plain"), user=v["user"], system=v.get("system"),
+                                   example=v.get("example"), example_answer=v.get("example_answer"),
+                                   example_separator=v.get("example_separator", "\n\n"),
+                                   examples=tuple(v.get("examples") or ()),
+                                   notes=v.get("notes", entry.get("changes", ""))))
+        if not variants:
+            raise PromptError(f"{path.name} v{number} has no variants")
+        versions[number] = variants
+    if not versions:
+        raise PromptError(f"{path.name} holds no versions")
+    return versions
+
+
+def get_prompt(task: str, provider: str | ModelInfo | None = "default", version: int | None = None,
+               style: str = "plain") -> Prompt:
+    """The prompt for a task, provider family and style (newest version unless ``version`` is given).
+
+    ``provider`` is a family name (``"local"``, ``"openai"``...), a registry model or alias
+    (mapped by :func:`prompt_family`), or None for ``"default"``. A family without its own
+    variant uses the ``default`` one.
+    """
+    family = prompt_family(provider)
+    versions = _load_task(task)
+    number = max(versions) if version is None else version
+    if number not in versions:
+        raise PromptError(f"{task} has no prompt version {number}; versions: {sorted(versions)}")
+    for wanted in (family, "default"):
+        for prompt in versions[number]:
+            if prompt.provider == wanted and prompt.style == style:
+                return prompt
+    have = ", ".join(f"{p.provider}/{p.style}" for p in versions[number])
+    raise PromptError(f"{task} v{number} has no {style!r} prompt for {family!r} (nor a default one); it has: {have}")
+
+
+def list_prompts(task: str | None = None) -> list[Prompt]:
+    """Every prompt variant of every version (of one task, or of all)."""
+    tasks = [task] if task else sorted(p.stem for p in _prompts_dir().glob("*.yaml"))
+    return [p for t in tasks for v in sorted(_load_task(t)) for p in _load_task(t)[v]]

@@ -1,0 +1,329 @@
+"""The evaluation harness: metrics by hand, predictors on scripted models, the cache, cascades, plots."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+from rightsize.baselines import KeywordRuleGate, TfidfClassifier
+from rightsize.datasets import Dataset, load_extraction, load_routing, load_triage
+from rightsize.errors import RightsizeError
+from rightsize.evals import (
+    EvalCache,
+    EvalRun,
+    ExtractionLLM,
+    HumanReview,
+    ItemRecord,
+    TriageLLM,
+    accuracy,
+    build_cascade,
+    compare,
+    confusion_matrix,
+    determinism,
+    evaluate,
+    expected_calibration_error,
+    extraction_table,
+    field_matches,
+    format_latency,
+    label_confidence,
+    pareto_front,
+    pareto_plot,
+    parse_label,
+    per_class_report,
+    percentile,
+)
+from rightsize.evals.scripted import ScriptedProvider
+
+LABELS = ["billing", "technical", "account", "shipping", "refund", "feedback"]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> EvalCache:
+    return EvalCache(tmp_path / "user", tmp_path / "shipped", use_shipped=True)
+
+
+# -- metrics, checked by hand ---------------------------------------------------------------------------
+
+
+def test_accuracy_confusion_and_per_class_on_a_handmade_example() -> None:
+    gold = ["a", "a", "a", "b", "b", "c"]
+    pred = ["a", "a", "b", "b", None, "a"]
+    assert accuracy(gold, pred) == pytest.approx(3 / 6)
+    matrix = confusion_matrix(gold, pred, ["a", "b", "c"])
+    assert list(matrix.columns) == ["a", "b", "c", "(none)"]
+    assert matrix.loc["a"].tolist() == [2, 1, 0, 0]
+    assert matrix.loc["b"].tolist() == [0, 1, 0, 1]
+    assert matrix.loc["c"].tolist() == [1, 0, 0, 0]
+    report = per_class_report(gold, pred, ["a", "b", "c"])
+    # a: predicted 3 times, 2 right -> P 2/3; 3 gold, 2 found -> R 2/3
+    assert report.loc["a", "precision"] == pytest.approx(2 / 3) and report.loc["a", "recall"] == pytest.approx(2 / 3)
+    # b: predicted 2, right 1 -> P 1/2; gold 2, found 1 -> R 1/2; F1 1/2
+    assert report.loc["b", "f1"] == pytest.approx(0.5)
+    assert report.loc["c", "precision"] == 0 and report.loc["c", "f1"] == 0  # never predicted
+    assert report.loc["macro avg", "recall"] == pytest.approx((2 / 3 + 1 / 2 + 0) / 3)
+    with pytest.raises(ValueError, match="3 gold answers but 2"):
+        accuracy(["a", "b", "c"], ["a", "b"])
+
+
+def test_percentiles_interpolate_and_skip_missing_values() -> None:
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == pytest.approx(2.5)
+    assert percentile([0.0, 10.0], 95) == pytest.approx(9.5)
+    assert percentile([None, 5.0], 50) == 5.0
+    assert math.isnan(percentile([], 50))
+
+
+def test_field_matches_follows_the_dataset_readme() -> None:
+    expected = {"customer_name": "Chloé Martin", "product": "ceramic mugs", "quantity": 3, "unit_price": 12.5,
+                "currency": "EUR", "delivery_date": None, "express": False}
+    got = {"customer_name": " chloé martin", "product": "Ceramic Mugs", "quantity": 3.0, "unit_price": 12.504,
+           "currency": "EUR", "delivery_date": "2026-01-01", "express": 0}
+    result = field_matches(expected, got)
+    assert result == {"customer_name": True, "product": True, "quantity": True, "unit_price": True,
+                      "currency": True, "delivery_date": False, "express": False}  # 0 is not false
+    assert not any(field_matches(expected, "not an object").values())
+
+
+def test_calibration_error_of_a_perfect_and_an_overconfident_model() -> None:
+    assert expected_calibration_error([0.5] * 4, [True, False, True, False]) == pytest.approx(0)
+    assert expected_calibration_error([0.9] * 4, [True, False, False, False]) == pytest.approx(0.65)
+
+
+# -- reading an LLM's label and its confidence -----------------------------------------------------------
+
+
+def test_parse_label_prefers_json_then_the_first_label_word() -> None:
+    assert parse_label('{"category": "refund"}', LABELS)[0] == "refund"
+    label, span, was_json = parse_label("I would say Billing, not refund.", LABELS)
+    assert label == "billing" and span == (12, 19) and not was_json
+    assert parse_label("The answer is: bricklace", LABELS) == (None, None, False)
+
+
+def test_label_confidence_multiplies_the_label_tokens_probabilities() -> None:
+    fake = ScriptedProvider([[('{"category": "', -0.1), ("bill", math.log(0.5)), ("ing", math.log(0.8)), ('"}', -0.01)]],
+                            logprobs=True)
+    response = fake.complete("x", logprobs=True)
+    label, span, _ = parse_label(response.text, LABELS)
+    assert label == "billing"
+    assert label_confidence(response, span) == pytest.approx(0.4)
+    assert label_confidence(response, None) is None
+
+
+# -- predictors and the cache ---------------------------------------------------------------------------
+
+
+def _triage_fake(labels: list[str]) -> ScriptedProvider:
+    return ScriptedProvider([[('{"category": "', -0.1), (label, -0.2), ('"}', -0.01)] for label in labels],
+                            logprobs=True, price=(1.0, 2.0))
+
+
+def test_evaluate_a_scripted_model_on_triage(store: EvalCache) -> None:
+    data = load_triage("dev").head(4)
+    answers = [data[0].category, data[1].category, "feedback" if data[2].category != "feedback" else "billing",
+               data[3].category]
+    fake = _triage_fake(answers)
+    run = evaluate(fake, data, mode="grammar", cache_store=store)
+    assert run.accuracy == pytest.approx(0.75) and run.n_correct == 3 and len(run) == 4
+    assert run.prompt_id == "triage/v2/default/json"  # a cloud-like model gets the default variant
+    assert fake.requests[0].options.json_schema["properties"]["category"]["enum"] == LABELS
+    record = run.records[0]
+    assert record.confidence == pytest.approx(math.exp(-0.2)) and record.parse_ok
+    # cost from the (made-up) list price: $1 / $2 per million input / output tokens
+    assert record.cost_usd == pytest.approx((record.input_tokens * 1 + record.output_tokens * 2) / 1e6)
+    assert run.cost_per_10k == pytest.approx(run.cost_per_request * 10_000)
+    assert run.meta["source"] == "run" and run.price_read_on == "2026-01-01"
+    assert run.confusion().values.sum() == 4 and "macro avg" in run.per_class().index
+    assert set(run.accuracy_by("difficulty").index) <= {"easy", "ambiguous", "adversarial"}
+
+
+def test_a_cache_hit_makes_no_model_call(store: EvalCache) -> None:
+    data = load_triage("dev").head(3)
+    first = evaluate(_triage_fake([i.category for i in data]), data, mode="grammar", cache_store=store)
+    idle = _triage_fake([])  # raises if it is asked anything
+    again = evaluate(idle, data, mode="grammar", cache_store=store)
+    assert idle.calls == 0 and again.meta["source"] == "cache"
+    assert [r.to_json() for r in again.records] == [r.to_json() for r in first.records]
+    # one more item runs only that item
+    more = _triage_fake([load_triage("dev")[3].category])
+    evaluate(more, load_triage("dev").head(4), mode="grammar", cache_store=store)
+    assert more.calls == 1
+    # refresh measures again
+    fresh = _triage_fake([i.category for i in data])
+    assert evaluate(fresh, data, mode="grammar", cache_store=store, refresh=True).meta["source"] == "run"
+    assert fresh.calls == 3
+
+
+def test_the_cache_key_follows_prompt_options_and_mode(store: EvalCache) -> None:
+    data = load_triage("dev").head(1)
+    evaluate(_triage_fake([data[0].category]), data, mode="grammar", cache_store=store)
+    other = _triage_fake([data[0].category, data[0].category])
+    evaluate(other, data, mode="grammar", cache_store=store, max_tokens=20)  # other options
+    evaluate(other, data, mode="zero_shot", cache_store=store)  # other mode and prompt
+    assert other.calls == 2
+
+
+def test_the_shipped_cache_is_read_but_never_written(tmp_path: Path) -> None:
+    data = load_triage("dev").head(2)
+    shipped = EvalCache(tmp_path / "shipped", tmp_path / "none", use_shipped=False)
+    evaluate(_triage_fake([i.category for i in data]), data, mode="grammar", cache_store=shipped)
+    before = {p: p.read_text() for p in (tmp_path / "shipped").rglob("*.jsonl")}
+    user = EvalCache(tmp_path / "user", tmp_path / "shipped", use_shipped=True)
+    idle = _triage_fake([])
+    run = evaluate(idle, data, mode="grammar", cache_store=user)
+    assert idle.calls == 0 and run.meta["source"] == "shipped"
+    assert {p: p.read_text() for p in (tmp_path / "shipped").rglob("*.jsonl")} == before
+    assert run.meta["measured"] and "cpu" in run.meta["measured"][0]
+    ignoring = EvalCache(tmp_path / "user", tmp_path / "shipped", use_shipped=False)
+    with pytest.raises(RightsizeError, match="no scripted reply"):
+        evaluate(_triage_fake([]), data, mode="grammar", cache_store=ignoring)
+
+
+def test_cache_files_are_json_lines_with_a_meta_header(store: EvalCache) -> None:
+    data = load_triage("dev").head(2)
+    evaluate(_triage_fake([i.category for i in data]), data, mode="grammar", cache_store=store)
+    (path,) = list((store.user_dir / "triage").glob("*.jsonl"))
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert lines[0]["type"] == "meta" and lines[0]["identity"]["model"] == "scripted-model"
+    assert [line["type"] for line in lines[1:]] == ["record", "record"]
+
+
+def test_classifiers_are_evaluated_without_the_cache(store: EvalCache) -> None:
+    data = load_triage("dev").head(10)
+    run = evaluate(KeywordRuleGate(), data, cache_store=store)
+    assert run.meta["source"] == "run" and run.cost_per_10k == 0 and 0 <= run.coverage <= 1
+    assert not (store.user_dir / "triage").exists()
+    assert all(r.e2e is not None and r.e2e >= 0 for r in run.records)
+
+
+def test_few_shot_sends_retrieved_train_examples_as_turns(store: EvalCache) -> None:
+    train = load_triage("train")
+    retriever = TfidfClassifier(folds=2).fit([t.text for t in train][:60], [t.category for t in train][:60])
+    item = load_triage("dev").head(1)
+    fake = _triage_fake([item[0].category])
+    predictor = TriageLLM(fake, "few_shot", k=3, retriever=retriever)
+    run = evaluate(predictor, item, cache_store=store)
+    messages = fake.requests[0].messages
+    assert [m["role"] for m in messages] == ["user", "assistant"] * 3 + ["user"]
+    assert json.loads(messages[1]["content"])["category"] in LABELS
+    assert run.records[0].extra["retrieval_s"] >= 0 and run.records[0].correct
+
+
+def test_extraction_records_each_stage_and_the_retry(store: EvalCache) -> None:
+    data = load_extraction("dev").head(2)
+    good = [json.dumps(dict(item.expected)) for item in data]
+    fake = ScriptedProvider(["I cannot do that.", good[0], "```json\n" + good[1] + "\n```"])
+    run = evaluate(ExtractionLLM(fake, "free"), data, cache_store=store)
+    first, second = run.records
+    assert first.extra["stage"] == "retry" and first.extra["calls"] == 2 and first.correct
+    assert first.extra["stages"]["raw"]["parse_ok"] is False and first.extra["stages"]["final"]["exact"] is True
+    assert second.extra["stage"] == "lenient" and second.extra["repairs"] == ["removed a Markdown code fence"]
+    table = extraction_table([run]).set_index("measure")
+    assert table.loc["as returned (json.loads)", "parse_ok"] == 0
+    assert table.loc["+ lenient parse", "schema_ok"] == 0.5
+    assert table.loc["+ 1 retry with the errors", "schema_ok"] == 1.0
+    assert table.loc["+ 1 retry with the errors", "calls_per_item"] == 1.5
+    assert run.field_accuracy().min() == 1.0
+
+
+def test_routing_answers_are_graded_by_their_checks(store: EvalCache) -> None:
+    data = load_routing("dev").head(2)  # r001 Paris, r002 7 + 5
+    run = evaluate(ScriptedProvider(["Paris.", "13"]), data, cache_store=store)
+    assert [r.correct for r in run.records] == [True, False]
+
+
+def test_bad_input_is_a_clear_error(store: EvalCache) -> None:
+    data = load_triage("dev").head(2)
+    with pytest.raises(RightsizeError, match="needs a Dataset"):
+        evaluate(KeywordRuleGate(), [1, 2, 3])  # type: ignore[arg-type]
+    with pytest.raises(RightsizeError, match="the task is 'extraction' but the dataset is 'triage'"):
+        evaluate(KeywordRuleGate(), data, task="extraction")
+    with pytest.raises(RightsizeError, match="unknown triage mode 'chain_of_thought'"):
+        evaluate(_triage_fake([]), data, mode="chain_of_thought", cache_store=store)
+    with pytest.raises(RightsizeError, match="cannot evaluate a int"):
+        evaluate(42, data)
+    empty = Dataset("triage", (), data.path, data.content_hash)
+    with pytest.raises(RightsizeError, match="empty"):
+        evaluate(KeywordRuleGate(), empty)
+    with pytest.raises(RightsizeError, match="no items"):
+        EvalRun("x", "m", "triage", "m", "d", None, [])
+
+
+def test_determinism_counts_distinct_answers() -> None:
+    same = determinism(ScriptedProvider(["ok"] * 3), "hi", n=3)
+    assert same.identical and same.distinct == 1 and "all identical" in str(same)
+    different = determinism(ScriptedProvider(["a", "b", "a"]), "hi", n=3)
+    assert not different.identical and different.counts["a"] == 2
+    with pytest.raises(RightsizeError, match="at least 2"):
+        determinism(ScriptedProvider(["a"]), "hi", n=1)
+
+
+# -- comparing, plotting, cascades ------------------------------------------------------------------------
+
+
+def _run(name: str, answers: list[tuple[str, str, float | None]], *, latency: float = 0.01, cost: float = 0.0,
+         split: str = "test") -> EvalRun:
+    records = [ItemRecord(id=f"i{k}", gold=gold, predicted=pred, raw_text=None, parse_ok=None, schema_ok=None,
+                          correct=pred == gold, ttft=None, e2e=latency, input_tokens=None, output_tokens=None,
+                          cost_usd=cost, confidence=conf) for k, (gold, pred, conf) in enumerate(answers)]
+    return EvalRun(name, name, "triage", "test", f"triage:{split}@x", split, records, labels=["a", "b"])
+
+
+def test_compare_and_the_pareto_plot() -> None:
+    cheap = _run("cheap", [("a", "a", 0.9), ("b", "a", 0.6)], latency=0.001)
+    strong = _run("strong", [("a", "a", 0.9), ("b", "b", 0.9)], latency=2.0, cost=0.001)
+    worse = _run("worse", [("a", "b", 0.9), ("b", "a", 0.9)], latency=3.0, cost=0.002)
+    frame = compare([cheap, strong, worse])
+    assert frame.loc["strong", "accuracy"] == 1.0 and frame.loc["strong", "cost_per_10k"] == pytest.approx(10.0)
+    assert pareto_front([(0, 0.5), (10, 1.0), (20, 0.0)]) == [0, 1]
+    ax = pareto_plot([cheap, strong, worse], x="cost_per_10k")
+    assert "USD" in ax.get_xlabel() and "accuracy" in ax.get_ylabel()
+    assert "(s)" in pareto_plot([cheap, strong], x="p95_latency").get_xlabel()
+    with pytest.raises(RightsizeError, match="x must be one of"):
+        pareto_plot([cheap], x="vibes")
+    assert format_latency(0.0123) == "12.3 ms" and format_latency(1.5) == "1.50 s" and format_latency(3600) == "60.0 min"
+
+
+def test_cascade_thresholds_come_from_dev_and_review_is_charged_per_item() -> None:
+    # tier 1 is right when confident (>= 0.8) on dev; on test it answers two items and escalates two
+    dev = _run("t1", [("a", "a", 0.9), ("b", "b", 0.8), ("a", "b", 0.5), ("b", "a", 0.4)], split="dev")
+    test = _run("t1", [("a", "a", 0.95), ("b", "b", 0.85), ("a", "b", 0.3), ("b", None, None)])
+    review = HumanReview(cost_per_item=0.5, latency_s=600)
+    cascade = build_cascade([(dev, test)], review=review, target_accuracy=1.0, names=["t1"])
+    assert cascade.thresholds == {"t1": 0.8}
+    assert cascade.accuracy == 1.0  # the reviewer fixes the two escalated items
+    assert cascade.share_by_tier == {"t1": 0.5, "human review": 0.5}
+    assert cascade.cost_per_request == pytest.approx(0.25) and cascade.cost_per_10k == pytest.approx(2500)
+    assert cascade.latency_p50 == pytest.approx(300.01)  # half the items waited for the review
+    assert compare([test, cascade]).loc[cascade.name, "accuracy"] == 1.0
+
+
+def test_a_tier_that_never_reaches_the_target_accepts_nothing() -> None:
+    dev = _run("weak", [("a", "b", 0.9), ("b", "a", 0.8)], split="dev")
+    test = _run("weak", [("a", "a", 0.9), ("b", "a", 0.8)])
+    cascade = build_cascade([(dev, test)], target_accuracy=0.9, names=["weak"])
+    assert math.isinf(cascade.thresholds["weak"]) and cascade.notes
+    assert cascade.share_by_tier["weak"] == 0 and cascade.accuracy == 1.0
+
+
+# -- the real local model, on a handful of items -------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_local_model_grammar_mode_answers_a_label_with_a_confidence(store: EvalCache) -> None:
+    run = evaluate("local", load_triage("dev").head(2), mode="grammar", cache_store=store)
+    for record in run.records:
+        assert record.predicted in LABELS and record.parse_ok
+        assert record.confidence is not None and 0 < record.confidence <= 1
+        assert record.e2e is not None and record.e2e > 0 and record.cost_usd == 0
+
+
+@pytest.mark.slow
+def test_local_model_extraction_with_grammar_is_valid_json(store: EvalCache) -> None:
+    run = evaluate("local", load_extraction("dev").head(1), mode="grammar", cache_store=store, max_tokens=200)
+    record = run.records[0]
+    assert record.extra["stages"]["lenient"]["parse_ok"]  # the grammar makes it JSON (unless cut off)
