@@ -6,6 +6,7 @@
     rightsize course export [--out grades.csv]
     rightsize course feedback ASSIGNMENT
     rightsize course check-lessons
+    rightsize course check-lesson NN [NN ...] [--work DIR]
 
 autograder/README.md is the instructor's guide.
 """
@@ -42,6 +43,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     check = commands.add_parser("check-lessons", help="fail if lessons/ is stale against solutions/ and quizzes/")
     check.set_defaults(handler=check_command)
+
+    lesson = commands.add_parser("check-lesson",
+                                 help="run a lesson live, then autograde its solution (full marks) and "
+                                      "its unmodified student version (zero)")
+    lesson.add_argument("lessons", nargs="+", metavar="NN", help="lesson numbers (03) or solutions/ paths")
+    lesson.add_argument("--work", type=Path, metavar="DIR",
+                        help="scratch folder, kept for inspection (default: a temporary one, removed)")
+    lesson.set_defaults(handler=check_lesson_command)
 
     collect = commands.add_parser("collect", help="copy gathered submissions into submitted/<student>/<assignment>/")
     common(collect)
@@ -105,6 +114,36 @@ def check_command(args: argparse.Namespace) -> int:
         print(problem)
     print("lessons/ is up to date" if not problems else f"{len(problems)} problem(s)")
     return 1 if problems else 0
+
+
+def check_lesson_command(args: argparse.Namespace) -> int:
+    import tempfile
+
+    fast_imports()
+    from ._nbgrader import find_repo_root
+    from .build import solution_notebooks
+    from .check import check_lesson
+
+    root = find_repo_root()
+    known = solution_notebooks(root / "solutions")
+    chosen: list[Path] = []
+    for item in args.lessons:
+        path = Path(item)
+        matches = [path] if path.suffix == ".ipynb" else [nb for nb in known if nb.name[:2] == item.zfill(2)]
+        if not matches or not matches[0].is_file():
+            print(f"no lesson {item!r}: known are {', '.join(nb.stem for nb in known) or 'none'}", file=sys.stderr)
+            return 2
+        chosen.append(matches[0])
+    failed = 0
+    with tempfile.TemporaryDirectory(prefix="rightsize-check-") as scratch:
+        for solution in chosen:
+            work = (args.work or Path(scratch)) / solution.stem
+            result = check_lesson(solution, work, repo_root=root)
+            print(result.summary())
+            for problem in result.problems:
+                print(f"  - {problem}")
+            failed += not result.ok
+    return 1 if failed else 0
 
 
 def collect_command(args: argparse.Namespace) -> int:
