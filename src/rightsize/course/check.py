@@ -6,7 +6,8 @@ For one source notebook ``solutions/NN-name.ipynb``, in a scratch folder:
    student version comes out;
 2. execute the instructor version (solutions and graded quiz filled in) live, offline, with
    nbclient, recording every model answer (``RIGHTSIZE_RESPONSES=record``); any cell that raises
-   fails the check. This is the one live run: ``%%live`` cells run here;
+   fails the check. This is the one live run: ``%%live`` cells run here. The executed notebook is
+   kept as ``<work>/<assignment>.executed.ipynb`` for reading;
 3. autograde, in the sandbox and from those recordings, two submissions: the instructor version
    (must score full marks) and the unmodified student version (must score zero, and no cell
    other than a tests cell may fail in it: a lesson must run for a learner who has not started).
@@ -136,6 +137,7 @@ def check_lesson(solution: Path, work: Path, *, repo_root: Path | None = None, q
     instructor = course / "source" / assignment / solution.name
     live_env = {"RIGHTSIZE_RESPONSES": "record", "RIGHTSIZE_RESPONSES_DIR": str(recordings), **(env or {})}
     executed, result.execute_seconds = execute_notebook(instructor, timeout=timeout, env=live_env)
+    nbformat.write(executed, str(work / f"{assignment}.executed.ipynb"))  # type: ignore[no-untyped-call]
     result.problems += [f"instructor version, live run: {p}" for p in failed_cells(executed)]
     result.graded_cells = sum(1 for c in executed.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade"))
     if result.graded_cells < 1:
