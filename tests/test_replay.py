@@ -219,3 +219,22 @@ def test_shipped_recordings_are_labelled_real_runs_of_the_local_model() -> None:
         assert all(e.time_to_first_token and e.time_to_first_token > 0 for e in rec.entries)
         assert "recorded" in rec.label and header["machine"]["cpu"] in rec.label
     assert ReplayBackend(load_recordings("shipped")).model_ids == [f"replay/{n}" for n in sorted(shipped)]
+
+
+def test_a_recording_reads_as_a_report_with_the_live_metrics() -> None:
+    """Recording.to_report measures the recorded timestamps with the live code path."""
+    from rightsize.profiling import load_recordings, shipped_recordings
+
+    recording = load_recordings(shipped_recordings()["smollm2-135m-c1"])[0]
+    report = recording.to_report(slo="ttft=150ms")
+    assert len(report.requests) == len(recording.entries)
+    for entry, metrics in zip(recording.entries, report.requests):
+        assert metrics.time_to_first_token == pytest.approx(entry.time_to_first_token, abs=1e-6)
+        assert metrics.end_to_end == pytest.approx(entry.finished, abs=1e-6)
+        gaps = [b[0] - a[0] for a, b in zip(entry.content_chunks, entry.content_chunks[1:])]
+        assert metrics.inter_token_latencies == pytest.approx(gaps, abs=1e-6)
+    met = sum(1 for e in recording.entries if e.time_to_first_token <= 0.150)
+    assert report.slo_attainment == pytest.approx(met / len(recording.entries))
+    assert report.wall_time == pytest.approx(max(e.sent_wall + e.finished for e in recording.entries)
+                                             - min(e.sent_wall for e in recording.entries))
+    assert any("recorded timings" in note for note in report.notes)

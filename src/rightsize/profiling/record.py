@@ -143,6 +143,49 @@ class Recording:
                 f"{machine.get('cpu', 'unknown CPU')} with {machine.get('cores', '?')} cores, "
                 f"recorded {self.header.get('recorded_at', '?')}")
 
+    def to_report(self, slo: Any = None) -> Report:
+        """The recorded run as a :class:`~rightsize.profiling.report.Report`, measured from the
+        recorded timestamps with the same code as a live run (so percentiles, throughput, goodput
+        and SLO attainment of a recording match what the run reported). ``slo`` as for
+        :meth:`SLO.parse <rightsize.profiling.report.SLO.parse>`.
+        """
+        from ..providers.base import Chunk, Response, Usage
+        from .metrics import RequestMetrics, measure
+        from .report import SLO, LoadShape, Report
+
+        starts = [e.sent_wall for e in self.entries if e.sent_wall is not None]
+        origin = min(starts) if starts else 0.0
+        requests: list[RequestMetrics] = []
+        ends: list[float] = []
+        for position, entry in enumerate(self.entries):
+            # seconds since the run began: small numbers keep the recorded microseconds exact
+            sent = float(position) if entry.sent_wall is None else entry.sent_wall - origin
+            if not entry.ok:
+                requests.append(RequestMetrics(index=entry.index, ok=False, sent=sent,
+                                               time_to_first_token=None, end_to_end=None,
+                                               time_per_output_token=None, error_kind="error",
+                                               error_message=entry.error))
+                continue
+            response = Response(model=entry.model, provider=str(self.header.get("provider", "recording")),
+                                streamed=True, sent=sent, sent_wall=sent,
+                                chunks=[Chunk(text, sent + offset, (), tokens) for offset, text, tokens in entry.chunks],
+                                finished=None if entry.finished is None else sent + entry.finished,
+                                finish_reason=entry.finish_reason,
+                                usage=Usage(entry.input_tokens, entry.output_tokens, entry.usage_source))
+            requests.append(measure(response, index=entry.index, origin=0.0))
+            if entry.finished is not None:
+                ends.append(sent + entry.finished)
+        load = dict(self.header.get("load") or {})
+        shape = LoadShape(kind=str(load.get("kind") or "closed"), max_requests=max(1, len(self.entries)),
+                          max_duration=float(load.get("max_duration_s") or 3600.0),
+                          concurrency=load.get("concurrency") or (1 if (load.get("kind") or "closed") == "closed" else None),
+                          rate=load.get("rate"), seed=load.get("seed"))
+        wall = max(ends) if ends else 0.0
+        return Report(model=str(self.header.get("model", "?")), shape=shape, requests=requests, wall_time=wall,
+                      slo=SLO.parse(slo), started_at=str(self.header.get("recorded_at", "")), stopped_by="requests",
+                      target={"protocol": self.header.get("protocol", "?"), "base_url": self.header.get("base_url"),
+                              "client": self.header.get("client"), "recording": self.label})
+
     @classmethod
     def load(cls, path: str | Path) -> Recording:
         path = Path(path)

@@ -371,6 +371,8 @@ class Report:
         replayed = sum(1 for r in self.requests if r.replayed)
         if replayed:
             notes.append(f"{replayed} answers were replayed from recordings (RIGHTSIZE_RESPONSES), not generated")
+        if self.target.get("recording"):
+            notes.append(f"measured from the {self.target['recording']}: recorded timings, not a live run")
         if str(self.target.get("model_id", "")).startswith("replay/") or str(self.model).startswith("replay/"):
             notes.append("this model is a replay of a recording: recorded timings, not a live model")
         lag = self.samples("send_lag_ms")
