@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rightsize.baselines import KeywordRule, KeywordRuleGate, TfidfClassifier, compute_cost
+from rightsize.baselines import (
+    KeywordRule,
+    KeywordRuleGate,
+    TfidfClassifier,
+    compute_cost,
+)
 from rightsize.datasets import load_triage, triage_labels
 from rightsize.errors import RightsizeError
 from rightsize.evals.metrics import expected_calibration_error

@@ -327,3 +327,82 @@ def test_local_model_extraction_with_grammar_is_valid_json(store: EvalCache) -> 
     run = evaluate("local", load_extraction("dev").head(1), mode="grammar", cache_store=store, max_tokens=200)
     record = run.records[0]
     assert record.extra["stages"]["lenient"]["parse_ok"]  # the grammar makes it JSON (unless cut off)
+
+
+# -- refresh, provenance, and what each tier is called -----------------------------------------------
+
+
+def test_refresh_replaces_only_the_items_it_measures_and_keeps_their_provenance(store: EvalCache) -> None:
+    dev, test = load_triage("dev").head(2), load_triage("test").head(2)
+    evaluate(_triage_fake([i.category for i in dev]), dev, mode="grammar", cache_store=store)
+    evaluate(_triage_fake([i.category for i in test]), test, mode="grammar", cache_store=store)
+    # both splits share one cache file (the key is the dataset's content); refreshing test keeps dev
+    fresh = _triage_fake([i.category for i in test])
+    evaluate(fresh, test, mode="grammar", cache_store=store, refresh=True)
+    idle = _triage_fake([])
+    again = evaluate(idle, dev, mode="grammar", cache_store=store)
+    assert idle.calls == 0 and again.meta["source"] == "cache"
+    (path,) = list((store.user_dir / "triage").glob("*.jsonl"))
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert sum(line["type"] == "record" for line in lines) == 4  # no item twice, none lost
+    assert [line["dataset"] for line in lines if line["type"] == "meta"] == [dev.key, test.key]
+    # a run names only the sessions that measured its own items
+    assert len(again.meta["measured"]) == 1
+    assert evaluate(_triage_fake([]), test, mode="grammar", cache_store=store).meta["measured"][0]["source"] == "cache"
+
+
+def test_tiers_are_named_for_what_they_are() -> None:
+    from rightsize.evals.suites import mode_label, tier_label
+    from rightsize.providers import endpoint_model
+
+    assert tier_label("local") == "local LLM" and mode_label("local", "grammar") == "grammar (JSON enum)"
+    assert tier_label("lab") == "local LLM via the lab server"
+    assert tier_label("haiku") == "Claude Haiku 4.5 (cloud, anthropic, small tier)"
+    assert mode_label("haiku", "few_shot") == "few-shot k=4, JSON answer (no schema enforced)"
+    assert tier_label("opus") == "Claude Opus 4.5 (cloud, anthropic, frontier tier)"
+    assert mode_label("gpt-4o-mini", "grammar") == "JSON schema (JSON enum)"
+    assert tier_label(endpoint_model("qwen", "http://gpu:8000/v1")) == "qwen (self-hosted endpoint)"
+
+
+def test_triage_suite_escalates_to_a_cloud_tier_and_charges_its_list_price(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cloud model as the cascade's escalation tier (a scripted stand-in: no key here)."""
+    from rightsize.evals import run_triage_suite
+
+    monkeypatch.setenv("RIGHTSIZE_CACHE", str(tmp_path))
+    test, dev = load_triage("test").head(10), load_triage("dev").head(10)
+    # the suite runs the model on the test items, then on the dev items (to calibrate)
+    cloud = ScriptedProvider([f'{{"category": "{i.category}"}}' for i in [*test, *dev]],
+                             model_id="scripted-cloud", provider="openai", price=(1.0, 2.0))
+    suite = run_triage_suite(models=[cloud], modes=["few_shot"], limit=10, target_accuracy=1.0)
+    assert cloud.calls == 20
+    name = "scripted-cloud (scripted replies) (cloud, openai, small tier)"
+    (llm,) = [r for r in suite.runs if r.name.startswith(name)]
+    assert llm.accuracy == 1.0 and llm.cost_per_request > 0
+    to_cloud = next(c for c in suite.cascades if c.name == f"cascade: TF-IDF -> {name} few-shot")
+    cost_by_item = [r.cost_usd for r in llm.records]
+    escalated = [r.index for r in to_cloud.run.records if r.answered_by.startswith(name)]
+    assert 0 < len(escalated) < 10  # TF-IDF keeps the tickets it is sure of, the cloud tier gets the rest
+    assert to_cloud.cost_per_request == pytest.approx(sum(cost_by_item[i] for i in escalated) / 10)
+    assert to_cloud.accuracy == 1.0
+    assert to_cloud.tiers == ["TF-IDF", f"{name} few-shot"]
+    report = suite.report()
+    assert name in report and "local LLM" not in report
+
+
+def test_evaluation_refuses_a_predictor_that_cannot_be_graded_fairly(store: EvalCache) -> None:
+    data = load_triage("dev").head(4)
+    with pytest.raises(RightsizeError, match="may answer the label\\(s\\) 'complaints', which the dataset does not"):
+        evaluate(TriageLLM(_triage_fake([]), "grammar", labels=[*LABELS, "complaints"]), data, cache_store=store)
+    few = [label for label in LABELS if label != data[0].category]
+    with pytest.raises(RightsizeError, match=f"items labelled '{data[0].category}', but .* can only answer"):
+        evaluate(TriageLLM(_triage_fake([]), "grammar", labels=few), data, cache_store=store)
+    orders = load_extraction("dev").head(2)
+    schema = {"type": "object", "properties": {"quantity": {"type": "string"}}, "required": ["quantity"]}
+    with pytest.raises(RightsizeError, match=r"schema mismatch: the expected answer of item '\w+' does not match "
+                                             r"the schema .* \(quantity: \d+ is not of type 'string'\)"):
+        evaluate(ExtractionLLM(ScriptedProvider([]), "free", schema=schema), orders, cache_store=store)
+    with pytest.raises(ValueError, match="gold label\\(s\\) 'c' not among the labels given \\(a, b\\)"):
+        confusion_matrix(["a", "c"], ["a", "a"], ["a", "b"])
+    with pytest.raises(ValueError, match="2 gold answers but 1 predictions"):
+        per_class_report(["a", "b"], ["a"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import statistics
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -473,3 +474,80 @@ def test_lab_async_run_with_cut_streams_retries_with_real_backoff(scripted_serve
     assert report.errors_by_kind.get("stream_cut", 0) > 0 and report.retries > 0
     waits = [a.waited_s for r in chain.records for a in r.attempts if a.waited_s]
     assert waits and all(0 <= w <= 0.05 for w in waits)
+
+
+# -- against the real lab server (`rightsize serve`, the local model) --------------------------------
+def live_provider(url: str, key: str, faults: str | None = None) -> Provider:
+    """The local model through a real `rightsize serve`; ``key`` is its own rate-limit bucket."""
+    headers = {"X-Rightsize-Faults": faults} if faults else None
+    return connect("lab", base_url=url + "/v1", key=key, headers=headers, timeout=60)
+
+
+def served(url: str) -> int:
+    import httpx
+
+    return int(httpx.get(url + "/health", timeout=5).json()["requests"])
+
+
+@pytest.mark.slow
+def test_live_lab_run_with_429_and_503_loses_no_request(lab_server: str) -> None:
+    """A bounded run of 10 short requests against `rightsize serve` with the real local model.
+
+    The primary allows 4 requests a minute and refuses 40% with 503 (seed 9043 draws 503, 503,
+    then two answers); the lab's retry-after (1 s for a 503, up to 60 s for a 429) is over the
+    0.3 s ``max_wait``, so the chain falls back at once. Every request is answered exactly once.
+    """
+    chain = FallbackChain(
+        {"primary": live_provider(lab_server, "live-primary", "rpm=4,unavailable_rate=0.4,seed=9043"),
+         "secondary": live_provider(lab_server, "live-secondary")},
+        retry=RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.05, max_wait=0.3),
+        cooldown_after=1000, cooldown_on_retry_after=False, rng=random.Random(3),
+    )
+    before = served(lab_server)
+    responses = [chain.complete(f"Name one colour. ({i})", max_tokens=3, temperature=0) for i in range(10)]
+    assert all(r.ok and r.text and r.usage.output_tokens for r in responses)
+    report = chain.report()
+    print(report)  # shown with pytest -s: how many fell back, and why
+    assert report.requests == report.completed == 10 and report.failed == 0
+    assert report.answered_by == {"primary": 2, "secondary": 8}
+    assert report.fell_back_by_reason == {"overloaded (503)": 2, "rate_limited (429)": 6}
+    assert report.errors_by_kind == {"overloaded (503)": 2, "rate_limited (429)": 6}
+    assert "fell back: 8 (rate_limited (429): 6, overloaded (503): 2)" in str(report)
+    # the server saw every attempt the chain made, and nothing else: no hidden SDK retries
+    assert served(lab_server) - before == sum(len(r.attempts) for r in chain.records) == 18
+
+
+@pytest.mark.slow
+def test_live_lab_retry_after_is_waited_out_and_backoff_is_jittered(lab_server: str) -> None:
+    """The lab's 503 says retry-after 1 s: the chain waits at least that long, in real time.
+    Cut streams carry no retry-after: the waits are full-jitter draws under the growing cap."""
+    refusing = FallbackChain(
+        {"primary": live_provider(lab_server, "live-refusing", "unavailable_rate=1"),
+         "secondary": live_provider(lab_server, "live-backup")},
+        retry=RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02, max_wait=2.0),
+    )
+    started = time.monotonic()
+    result = refusing.run("Say yes.", max_tokens=2)
+    elapsed = time.monotonic() - started
+    first, retry, answer = result.record.attempts
+    assert (first.status, first.retry_after) == (503, 1.0)
+    assert retry.provider == "primary" and retry.waited_s >= 1.0 and elapsed >= 1.0  # honored, really slept
+    assert answer.provider == "secondary" and answer.ok and result.response.text
+    assert result.record.fallback_reason == "overloaded (503)"
+
+    policy = RetryPolicy(max_attempts=4, base_delay=0.02, max_delay=0.08, max_wait=1.0)
+    cutting = FallbackChain(
+        {"primary": live_provider(lab_server, "live-cut", "cut_rate=1,cut_after_tokens=1"),
+         "secondary": live_provider(lab_server, "live-backup-2")},
+        retry=policy, cooldown_after=1000, rng=random.Random(5),
+    )
+    for i in range(3):
+        assert cutting.complete(f"Count to three. ({i})", max_tokens=4).text
+    waits = [[a.waited_s for a in r.attempts[1:] if a.provider == "primary"] for r in cutting.records]
+    assert all(len(w) == 3 for w in waits)  # three retries on the primary before falling back
+    for per_request in waits:
+        assert all(0 <= w <= policy.backoff_cap(k) for k, w in enumerate(per_request))
+    flat = [w for per_request in waits for w in per_request]
+    assert len(set(flat)) == len(flat)  # drawn, not fixed
+    replay = random.Random(5)
+    assert flat == pytest.approx([policy.backoff(k, replay) for _ in range(3) for k in range(3)])

@@ -53,8 +53,8 @@ routes:
 
 def test_unknown_model_alias_names_alias_and_line() -> None:
     found = problems("router: fixed\ndefault: tiny\nfallback:\n  models:\n    - small\n    - gtp-4o\n")
-    assert found == ["router.yaml line 6: fallback.models[1].model: unknown model 'gtp-4o' (did you mean "
-                     "'gpt-4o'?); use a registry id or alias (list them with: rightsize models)"]
+    assert found == [("router.yaml line 6: fallback.models[1].model: unknown model 'gtp-4o' (did you mean "
+                      "'gpt-4o'?); use a registry id or alias (list them with: rightsize models)")]
 
 
 def test_retired_model_is_refused_with_its_replacement() -> None:

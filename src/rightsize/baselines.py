@@ -110,8 +110,10 @@ DEFAULT_RULES: tuple[KeywordRule, ...] = (
         r"plan", r"fee",
     )),
     KeywordRule("technical", "rule 7: something does not work", (
-        r"error", r"bug", r"crash(es|ed|ing)?", r"(doesn'?t|does not|won'?t|will not|isn'?t|stopped) (work|load|connect|"
-        r"sync|charge|turn on|power on|pair|respond|update)\w*", r"not working", r"broken", r"freez(e|es|ing)", r"frozen",
+        r"error", r"bug", r"crash(es|ed|ing)?",
+        (r"(doesn'?t|does not|won'?t|will not|isn'?t|stopped) (work|load|connect|"
+         r"sync|charge|turn on|power on|pair|respond|update)\w*"),
+        r"not working", r"broken", r"freez(e|es|ing)", r"frozen",
         r"sync(ing)?", r"connect(ion|ed|ing)?", r"wi-?fi", r"offline", r"firmware", r"update", r"pair(ing)?",
         r"set ?up", r"battery", r"app", r"api", r"slow", r"lag(s|gy)?", r"disconnect", r"reboot", r"reset",
         r"notifications?", r"blink(s|ing)?", r"dashboard", r"glitch",

@@ -68,7 +68,7 @@ STRING_CLOSED = "closed a string left open (the answer was cut off)"
 
 _SMART_DOUBLE = dict.fromkeys(map(ord, "\u201c\u201d\u201e\u201f\u2033\u00ab\u00bb"), '"')
 _SMART_SINGLE = dict.fromkeys(map(ord, "\u2018\u2019\u201a\u201b\u2032"), "'")
-_FENCE = re.compile(r"```[ \t]*(?:json|JSON|json5|javascript|js|python)?[ \t]*\r?\n?(.*?)(?:```|\Z)", re.S)
+_FENCE = re.compile(r"```[ \t]*(?:json|JSON|json5|javascript|js|python)?[ \t]*\r?\n?(.*?)(?:```|\Z)", re.DOTALL)
 _PYTHON_WORDS = {"True": "true", "False": "false", "None": "null"}
 _MAX_STARTS = 20  # candidate positions of "{" or "[" tried before giving up
 

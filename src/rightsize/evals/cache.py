@@ -18,13 +18,14 @@ on what machine) and ``{"type": "record", ...}`` lines.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import os
 import platform
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -67,7 +68,7 @@ def _cpu_model() -> str:
 def machine_info() -> dict[str, Any]:
     """Where and when numbers were measured: CPU, cores, load, OS, Python, llama.cpp, date."""
     info: dict[str, Any] = {
-        "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "cpu": _cpu_model(), "cores": os.cpu_count(), "os": platform.platform(terse=True),
         "python": platform.python_version(),
     }
@@ -75,12 +76,10 @@ def machine_info() -> dict[str, Any]:
         info["load_average_1m"] = round(os.getloadavg()[0], 2)
     except OSError:
         pass
-    try:
-        from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
+    with contextlib.suppress(PackageNotFoundError):  # not installed: nothing to report
         info["llama_cpp"] = version("llama-cpp-python")
-    except Exception:  # not installed: nothing to report
-        pass
     return info
 
 
@@ -95,6 +94,12 @@ class CacheHit:
     records: dict[str, ItemRecord] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)  # item id -> "cache" or "shipped"
     meta: list[dict[str, Any]] = field(default_factory=list)
+    record_meta: dict[str, int] = field(default_factory=dict)  # item id -> index in meta of its session
+
+    def meta_of(self, ids: Iterable[str]) -> list[dict[str, Any]]:
+        """The meta lines of the sessions that measured these items, oldest first."""
+        used = sorted({self.record_meta[i] for i in ids if i in self.record_meta})
+        return [self.meta[i] for i in used]
 
 
 class EvalCache:
@@ -126,6 +131,8 @@ class EvalCache:
                         record = ItemRecord.from_json(data["record"])
                         hit.records[record.id] = record
                         hit.sources[record.id] = source
+                        if hit.meta:
+                            hit.record_meta[record.id] = len(hit.meta) - 1
         return hit
 
     def path_for(self, task: str, key: str, name: str, folder: Path | None = None) -> Path:
@@ -144,6 +151,33 @@ class EvalCache:
         with open(path, "a", encoding="utf-8") as handle:
             handle.write("\n".join(lines) + "\n")
         return path
+
+    def forget(self, task: str, key: str, ids: Iterable[str]) -> int:
+        """Drop the user-cache records of these items (before they are measured again).
+
+        Other items' records stay, and so do the meta lines of the sessions that still have
+        records; returns how many records were dropped. The shipped cache is never touched.
+        """
+        drop = set(ids)
+        removed = 0
+        for path in self._files(self.user_dir, task, key):
+            kept: list[tuple[str, list[str]]] = [("", [])]  # (meta line, its record lines)
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if not line.strip():
+                    continue
+                data = json.loads(line)
+                if data.get("type") == "meta":
+                    kept.append((line, []))
+                elif data.get("type") == "record" and data["record"].get("id") in drop:
+                    removed += 1
+                else:
+                    kept[-1][1].append(line)
+            lines = [line for meta, records in kept if records for line in ([meta] if meta else []) + records]
+            if lines:
+                path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            else:
+                path.unlink()
+        return removed
 
     def clear(self, task: str, key: str) -> int:
         """Delete the user-cache files of a key (the shipped cache is never touched)."""

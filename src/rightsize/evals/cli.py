@@ -26,7 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     triage = tasks.add_parser("triage", help="the triage tier table: rule gate, TF-IDF, local LLM, cascades")
     triage.add_argument("--split", default="test", choices=["dev", "test"], help="split to report on (default test)")
     triage.add_argument("--models", nargs="+", default=["local"],
-                        help="registry models or aliases to run in every mode (default: local); cloud models need a key")
+                        help="registry models or aliases to run in every mode (default: local); each also becomes "
+                             "the escalation tier of the cascades, so a cloud model here (it needs its key, e.g. "
+                             "--models local haiku) gives TF-IDF -> cloud cascades, named as such")
     triage.add_argument("--modes", nargs="+", default=["zero_shot", "grammar", "few_shot"],
                         choices=["zero_shot", "grammar", "few_shot"], help="LLM modes to run")
     triage.add_argument("--review-cost", type=float, default=0.50,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,10 +25,17 @@ from ..datasets import Dataset
 from ..errors import RightsizeError
 from ..registry import ModelInfo
 from .cache import EvalCache, cache_key, machine_info
-from .predictors import ClassifierPredictor, ExtractionLLM, Predictor, RouterPredictor, RoutingLLM, TriageLLM
+from .predictors import (
+    ClassifierPredictor,
+    ExtractionLLM,
+    Predictor,
+    RouterPredictor,
+    RoutingLLM,
+    TriageLLM,
+)
 from .records import EvalRun, ItemRecord
 
-__all__ = ["DeterminismReport", "as_predictor", "determinism", "evaluate"]
+__all__ = ["DeterminismReport", "as_predictor", "check_fits", "determinism", "evaluate"]
 
 _DEFAULT_MODES = {"triage": "grammar", "extraction": "free", "routing": "plain"}
 
@@ -83,7 +91,9 @@ def evaluate(
     ``free``, ``grammar``). ``options`` go to the model (``max_tokens``...).
 
     With ``cache=True`` records are read from and written to the evaluation cache (see
-    :mod:`rightsize.evals.cache`); ``refresh=True`` ignores cached records and measures again.
+    :mod:`rightsize.evals.cache`); ``refresh=True`` ignores cached records and measures again (the new
+    records replace those of the same items in your cache; other items keep theirs). The predictor
+    must fit the dataset (:func:`check_fits`): known labels, a schema the gold answers satisfy.
     """
     if not isinstance(dataset, Dataset):
         raise RightsizeError(f"evaluate() needs a Dataset from rightsize.datasets (load_triage(), ...), "
@@ -95,6 +105,7 @@ def evaluate(
         raise RightsizeError(f"the task is {task!r} but the dataset is {dataset.name!r}: load the matching dataset")
     predictor = as_predictor(subject, task=task, mode=mode, prompt_version=prompt_version, name=name, **options)
     items = dataset.head(limit).items
+    check_fits(predictor, dataset, items)
     identity = predictor.identity() if cache else None
     store = cache_store or EvalCache()
     key = cache_key(identity, dataset.name, dataset.content_hash) if identity is not None else None
@@ -123,14 +134,15 @@ def evaluate(
     finally:
         if key is not None and fresh and identity is not None:
             header = {**started_meta, "name": predictor.name, "identity": identity, "dataset": dataset.key}
-            if refresh:
-                store.clear(task, key)
+            if refresh:  # the re-measured items replace their old records; other items keep theirs
+                store.forget(task, key, [r.id for r in fresh])
             store.append(task, key, predictor.name, header, fresh)
 
     info = getattr(predictor, "info", None)
     prompt = getattr(predictor, "prompt", None)
     source = next(iter(sources)) if len(sources) == 1 else "mixed: " + ", ".join(f"{n} {s}" for s, n in sources.items())
-    measured = [m for m in (hit.meta if hit else []) if m.get("source") in sources] + ([started_meta] if fresh else [])
+    from_cache = [r.id for r in records if hit is not None and r.id in hit.records]
+    measured = (hit.meta_of(from_cache) if hit is not None else []) + ([started_meta] if fresh else [])
     meta: dict[str, Any] = {"source": source, "sources": dict(sources), "cache_key": key,
                             "measured": [{k: m.get(k) for k in ("measured_at", "cpu", "cores", "load_average_1m",
                                                                  "source") if k in m} for m in measured]}
@@ -143,6 +155,38 @@ def evaluate(
         price_note=info.price.source if info is not None else "runs on your CPU: no per-request price",
         meta=meta,
     )
+
+
+def check_fits(predictor: Predictor, dataset: Dataset[Any], items: Sequence[Any] | None = None) -> None:
+    """Refuse, with a clear error, a predictor that cannot be graded fairly on ``dataset``.
+
+    - triage: every label the predictor may answer must be one the dataset defines, and every
+      gold label of the items must be one the predictor can answer (else it could never be right);
+    - extraction: every expected answer must match the schema the predictor asks the model for
+      (else a correct extraction would fail validation).
+    """
+    items = dataset.items if items is None else items
+    labels = getattr(predictor, "labels", None)
+    if dataset.name == "triage" and labels:
+        defined = list(dataset.labels)
+        unknown = [label for label in labels if defined and label not in defined]
+        if unknown:
+            raise RightsizeError(f"{predictor.name} may answer the label(s) {', '.join(map(repr, unknown))}, which "
+                                 f"the dataset does not define (its labels: {', '.join(defined)}); fix the labels")
+        missing = sorted({str(item.category) for item in items} - set(labels))
+        if missing:
+            raise RightsizeError(f"the dataset has items labelled {', '.join(map(repr, missing))}, but {predictor.name} "
+                                 f"can only answer {', '.join(labels)}: give it every label of the dataset")
+    schema = getattr(predictor, "schema", None)
+    if dataset.name == "extraction" and isinstance(schema, Mapping):
+        from ..structured import validate
+
+        for item in items:
+            errors = validate(dict(item.expected), schema)
+            if errors:
+                raise RightsizeError(f"schema mismatch: the expected answer of item {item.id!r} does not match the "
+                                     f"schema {predictor.name} asks for ({errors[0]}); use the dataset's schema, "
+                                     "rightsize.datasets.extraction_schema(), or a compatible one")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ in ``shared/METRICS.md`` and measured by the provider layer on the client.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
@@ -50,7 +51,10 @@ def confusion_matrix(gold: Sequence[Hashable], predicted: Sequence[Hashable | No
     A missing prediction (None) gets its own column, ``(none)``, shown only when it occurs, so
     abstentions and unparseable answers are visible rather than silently dropped.
     """
+    if len(gold) != len(predicted):
+        raise ValueError(f"{len(gold)} gold answers but {len(predicted)} predictions")
     rows = list(labels) if labels is not None else sorted({str(g) for g in gold})
+    _check_gold_labels(gold, rows)
     cols = list(rows)
     extra = sorted({str(p) for p in predicted if p is not None and str(p) not in rows})
     cols += extra
@@ -62,6 +66,13 @@ def confusion_matrix(gold: Sequence[Hashable], predicted: Sequence[Hashable | No
     return table
 
 
+def _check_gold_labels(gold: Sequence[Hashable], labels: Sequence[str]) -> None:
+    unknown = sorted({str(g) for g in gold} - set(labels))
+    if unknown:
+        raise ValueError(f"gold label(s) {', '.join(map(repr, unknown))} not among the labels given "
+                         f"({', '.join(labels)}): pass every label of the dataset")
+
+
 def per_class_report(gold: Sequence[Hashable], predicted: Sequence[Hashable | None],
                      labels: Sequence[str] | None = None) -> pd.DataFrame:
     """Precision, recall, F1 and support per class, plus macro averages.
@@ -69,7 +80,10 @@ def per_class_report(gold: Sequence[Hashable], predicted: Sequence[Hashable | No
     Precision of a class that was never predicted is 0 (and so is its F1), as in scikit-learn's
     ``zero_division=0``: a class the model never names is a class it does not serve.
     """
+    if len(gold) != len(predicted):
+        raise ValueError(f"{len(gold)} gold answers but {len(predicted)} predictions")
     names = list(labels) if labels is not None else sorted({str(g) for g in gold})
+    _check_gold_labels(gold, names)
     rows = []
     for name in names:
         tp = sum(1 for g, p in zip(gold, predicted) if g == name and p == name)
@@ -131,7 +145,7 @@ def reliability_table(confidences: Sequence[float], correct: Sequence[bool], bin
     ok = np.asarray(correct, dtype=float)
     edges = np.linspace(0, 1, bins + 1)
     rows = []
-    for low, high in zip(edges[:-1], edges[1:]):
+    for low, high in itertools.pairwise(edges):
         inside = (conf >= low) & ((conf < high) if high < 1 else (conf <= high))
         n = int(inside.sum())
         rows.append({"bin": f"{low:.1f}-{high:.1f}", "items": n,

@@ -29,7 +29,14 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from ..datasets import ExtractionItem, RoutingItem, TriageItem, check_answer, extraction_schema, triage_label_descriptions
+from ..datasets import (
+    ExtractionItem,
+    RoutingItem,
+    TriageItem,
+    check_answer,
+    extraction_schema,
+    triage_label_descriptions,
+)
 from ..errors import RightsizeError
 from ..prompting import Prompt, get_prompt, prompt_family
 from ..registry import ModelInfo, get_model

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import RightsizeError
-from .metrics import accuracy, confusion_matrix, per_class_report, percentile
+from .metrics import confusion_matrix, per_class_report, percentile
 
 __all__ = ["EvalRun", "ItemRecord"]
 

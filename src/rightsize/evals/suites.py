@@ -7,27 +7,75 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from ..baselines import KeywordRuleGate, NearestTicket, TfidfClassifier
 from ..datasets import load_extraction, load_triage
 from ..errors import RightsizeError
+from ..registry import ModelInfo, get_model
 from .cascades import CascadeEval, HumanReview, build_cascade
 from .compare import format_latency, format_table
 from .core import evaluate
 from .predictors import TRIAGE_MODES, TriageLLM
 from .records import EvalRun
 
-__all__ = ["ExtractionSuite", "TriageSuite", "extraction_table", "run_extraction_suite", "run_triage_suite"]
+if TYPE_CHECKING:
+    from ..providers import Provider
 
-_MODE_NAMES = {"zero_shot": "zero-shot", "grammar": "grammar (JSON enum)", "few_shot": "few-shot k=4 + grammar"}
+__all__ = [
+    "ExtractionSuite",
+    "TriageSuite",
+    "extraction_table",
+    "mode_label",
+    "run_extraction_suite",
+    "run_triage_suite",
+    "tier_label",
+]
+
+_LOCAL_PROVIDERS = ("local", "lab")
 
 
-def _llm_name(model: str, mode: str) -> str:
-    label = "local LLM" if model in ("local", "tiny", "smollm2-135m-instruct") else model
-    return f"{label} {_MODE_NAMES.get(mode, mode)}"
+def _model_info(model: str | ModelInfo | Provider) -> ModelInfo:
+    from ..providers import Provider
+
+    if isinstance(model, ModelInfo):
+        return model
+    if isinstance(model, Provider):
+        return model.model
+    return get_model(model)
+
+
+def tier_label(model: str | ModelInfo | Provider) -> str:
+    """What a model tier is, said plainly: the local model, a self-hosted endpoint, or a cloud
+    model with its provider and the registry's tier, so no tier passes for what it is not."""
+    info = _model_info(model)
+    if info.provider == "local":
+        return "local LLM"
+    if info.provider == "lab":
+        return "local LLM via the lab server"
+    if info.provider == "endpoint":
+        return f"{info.id} (self-hosted endpoint)"
+    return f"{info.name} (cloud, {info.provider}, {info.tier} tier)"
+
+
+def mode_label(model: str | ModelInfo | Provider, mode: str) -> str:
+    """How the model is asked, named for what constrains its answer on that provider."""
+    info = _model_info(model)
+    schema = info.capabilities.json_schema
+    enforced = "grammar" if info.provider in _LOCAL_PROVIDERS else "JSON schema"
+    if mode == "zero_shot":
+        return "zero-shot"
+    if mode == "grammar":
+        return f"{enforced} (JSON enum)" if schema else "JSON answer (no schema enforced)"
+    if mode == "few_shot":
+        return f"few-shot k=4 + {enforced}" if schema else "few-shot k=4, JSON answer (no schema enforced)"
+    return mode.replace("_", "-")
+
+
+def _llm_name(model: str | ModelInfo | Provider, mode: str) -> str:
+    return f"{tier_label(model)} {mode_label(model, mode)}"
 
 
 @dataclass
@@ -54,29 +102,41 @@ class TriageSuite:
 
     def report(self) -> str:
         """The table with what a reader needs to trust it: sources, prices, assumptions."""
-        lines = [f"Triage, {self.split} split ({len(self.runs[0])} tickets, 6 labels). "
-                 "Accuracy counts an abstention or unreadable answer as wrong.", "", self.table(), ""]
+        lines = [(f"Triage, {self.split} split ({len(self.runs[0])} tickets, 6 labels). "
+                  "Accuracy counts an abstention or unreadable answer as wrong."), "", self.table(), ""]
         for c in self.cascades:
             lines.append("- " + c.describe())
         lines.append("- " + self.review.describe())
         dates = sorted({r.price_read_on for r in self.runs if r.price_read_on})
         lines.append(f"- cost: list prices from the model registry (read on {', '.join(dates) or 'n/a'}); the local "
                      "model and the classifiers have no per-request price (they run on your CPU)")
-        for run in self.runs:
-            measured = run.meta.get("measured") or []
-            where = "; ".join(f"measured {m.get('measured_at', '?')} on {m.get('cores', '?')} cores at load "
-                              f"{m.get('load_average_1m', '?')}" for m in measured[-2:])
-            origin = {"run": "just run", "cache": "from your cache", "shipped": "from the shipped results"}
-            lines.append(f"- {run.name}: {origin.get(str(run.meta.get('source')), run.meta.get('source'))}"
-                         + (f", {where}" if where else ""))
+        lines.extend(origin_lines(self.runs))
         lines.extend(f"- note: {n}" for n in self.notes)
         return "\n".join(lines)
+
+
+_ORIGIN = {"run": "just run", "cache": "from your cache", "shipped": "from the shipped results"}
+
+
+def origin(run: EvalRun) -> str:
+    """Where a run's records came from, and when, on how many cores and at what load average
+    they were measured (latency depends on all three)."""
+    measured = run.meta.get("measured") or []
+    where = "; ".join(f"measured {m.get('measured_at', '?')} on {m.get('cores', '?')} cores at load "
+                      f"{m.get('load_average_1m', '?')}" for m in measured[-2:])
+    source = run.meta.get("source")
+    return f"{_ORIGIN.get(str(source), source)}" + (f", {where}" if where else "")
+
+
+def origin_lines(runs: Sequence[EvalRun]) -> list[str]:
+    """One line per run: its name and :func:`origin`."""
+    return [f"- {run.name}: {origin(run)}" for run in runs]
 
 
 def run_triage_suite(
     *,
     split: str = "test",
-    models: Sequence[str] = ("local",),
+    models: Sequence[str | ModelInfo | Provider] = ("local",),
     modes: Sequence[str] = TRIAGE_MODES,
     cascade_mode: str = "few_shot",
     review: HumanReview | None = None,
@@ -91,6 +151,10 @@ def run_triage_suite(
     TF-IDF -> model -> human review; every threshold is chosen on the dev split (so the model
     also runs on dev) for ``target_accuracy`` on the items a tier accepts.
     Model runs use the evaluation cache unless ``refresh``.
+
+    ``models`` are registry names or aliases, :class:`ModelInfo` entries or providers. A cloud
+    model (it needs its key) makes the cascades escalate to it; every tier is named for what it
+    is (:func:`tier_label`), e.g. ``Claude Haiku 4.5 (cloud, anthropic, small tier)``.
     """
     if split not in ("dev", "test"):
         raise RightsizeError(f"report on dev or test, not {split!r} (the classifier trains on train)")
@@ -106,12 +170,12 @@ def run_triage_suite(
     if "few_shot" in modes:  # the few-shot retrieval alone: what does the LLM add on top of it?
         nearest = NearestTicket(tfidf, [t.text for t in train], [t.category for t in train])
         runs.append(evaluate(nearest, data, name="nearest train ticket (few-shot retrieval alone)"))
-    llm_runs: dict[tuple[str, str], EvalRun] = {}
+    llm_runs: dict[tuple[int, str], EvalRun] = {}
     for model in models:
         for mode in modes:
             predictor = TriageLLM(model, mode, retriever=tfidf, name=_llm_name(model, mode))
             run = evaluate(predictor, data, refresh=refresh, progress=progress)
-            llm_runs[(model, mode)] = run
+            llm_runs[(id(model), mode)] = run
             runs.append(run)
     dev_tfidf = evaluate(tfidf, dev, name="TF-IDF + logistic regression")
     test_tfidf = runs[1]
@@ -121,8 +185,9 @@ def run_triage_suite(
     for model in models:
         predictor = TriageLLM(model, cascade_mode, retriever=tfidf, name=_llm_name(model, cascade_mode))
         dev_llm = evaluate(predictor, dev, refresh=refresh, progress=progress)
-        test_llm = llm_runs.get((model, cascade_mode)) or evaluate(predictor, data, refresh=refresh, progress=progress)
-        short = ("local LLM" if model in ("local", "tiny") else model) + " " + cascade_mode.replace("_", "-")
+        test_llm = (llm_runs.get((id(model), cascade_mode))
+                    or evaluate(predictor, data, refresh=refresh, progress=progress))
+        short = f"{tier_label(model)} {cascade_mode.replace('_', '-')}"
         tiers = [(dev_tfidf, test_tfidf), (dev_llm, test_llm)]
         cascades.append(build_cascade(tiers, review=None, target_accuracy=target_accuracy,
                                       names=["TF-IDF", short], name=f"cascade: TF-IDF -> {short}"))
@@ -171,6 +236,8 @@ def extraction_table(runs: Sequence[EvalRun]) -> pd.DataFrame:
 class ExtractionSuite:
     split: str
     runs: list[EvalRun]
+    model: str = "local LLM"
+    notes: list[str] = field(default_factory=list)
 
     def frame(self) -> pd.DataFrame:
         return extraction_table(self.runs)
@@ -186,19 +253,19 @@ class ExtractionSuite:
                  for row in [header, *body]]
         lines.insert(1, "  ".join("-" * w for w in widths))
         n = len(self.runs[0]) if self.runs else 0
-        text = [f"Order extraction, {self.split} split ({n} messages), local model. Shares of items.", "", *lines, ""]
+        text = [f"Order extraction, {self.split} split ({n} messages), {self.model}. Shares of items.", "", *lines, ""]
         repairs: dict[str, int] = {}
         for run in self.runs:
             for r in run.records:
                 for repair in r.extra.get("repairs", []):
                     repairs[f"{run.name}: {repair}"] = repairs.get(f"{run.name}: {repair}", 0) + 1
         text += [f"- repairs made: {k} ({v} items)" for k, v in sorted(repairs.items())] or ["- repairs made: none"]
-        for run in self.runs:
-            text.append(f"- {run.name}: prompt {run.prompt_id}; {run.meta.get('source')}")
+        text += [f"- {run.name}: prompt {run.prompt_id}; {origin(run)}" for run in self.runs]
+        text += [f"- note: {n}" for n in self.notes]
         return "\n".join(text)
 
 
-def run_extraction_suite(*, split: str = "test", model: str = "local", refresh: bool = False,
+def run_extraction_suite(*, split: str = "test", model: str | ModelInfo | Provider = "local", refresh: bool = False,
                          progress: bool = False, limit: int | None = None,
                          prompt_versions: Sequence[int] = (2,)) -> ExtractionSuite:
     """The local model on the extraction set: free text (lenient parse, retry) and grammar.
@@ -206,7 +273,8 @@ def run_extraction_suite(*, split: str = "test", model: str = "local", refresh: 
     The grammar runs use the first of ``prompt_versions``: once with the schema as written and
     once with its nullable unions rewritten as ``anyOf`` (:func:`~rightsize.structured.grammar_schema`),
     which llama.cpp's converter needs to enforce ``pattern`` and ``enum``. The other versions add
-    free-text runs (an older prompt shows what the repairs and the retry are for).
+    free-text runs (an older prompt shows what the repairs and the retry are for). A model whose
+    API takes no JSON schema gets the free-text runs only, and a note says so.
     """
     from .predictors import ExtractionLLM
 
@@ -214,15 +282,23 @@ def run_extraction_suite(*, split: str = "test", model: str = "local", refresh: 
     if not prompt_versions:
         raise RightsizeError("give at least one prompt version")
     first, *others = prompt_versions
-    runs = [
-        evaluate(ExtractionLLM(model, "free", prompt_version=first, name=f"free text, prompt v{first}"),
-                 data, refresh=refresh, progress=progress),
-        evaluate(ExtractionLLM(model, "grammar", prompt_version=first, rewrite_for_grammar=False,
-                               name=f"grammar, schema as written, v{first}"), data, refresh=refresh, progress=progress),
-        evaluate(ExtractionLLM(model, "grammar", prompt_version=first,
-                               name=f"grammar, unions as anyOf, v{first}"), data, refresh=refresh, progress=progress),
-    ]
+    info = _model_info(model)
+    constrained = "grammar" if info.provider in _LOCAL_PROVIDERS else "JSON schema"
+    runs = [evaluate(ExtractionLLM(model, "free", prompt_version=first, name=f"free text, prompt v{first}"),
+                     data, refresh=refresh, progress=progress)]
+    notes: list[str] = []
+    if info.capabilities.json_schema:
+        runs += [
+            evaluate(ExtractionLLM(model, "grammar", prompt_version=first, rewrite_for_grammar=False,
+                                   name=f"{constrained}, schema as written, v{first}"),
+                     data, refresh=refresh, progress=progress),
+            evaluate(ExtractionLLM(model, "grammar", prompt_version=first,
+                                   name=f"{constrained}, unions as anyOf, v{first}"),
+                     data, refresh=refresh, progress=progress),
+        ]
+    else:
+        notes.append(f"{info.id} takes no JSON schema (see its registry entry): no constrained runs")
     for version in others:
         runs.append(evaluate(ExtractionLLM(model, "free", prompt_version=version, name=f"free text, prompt v{version}"),
                              data, refresh=refresh, progress=progress))
-    return ExtractionSuite(split, runs)
+    return ExtractionSuite(split, runs, f"{tier_label(info)} ({info.id})", notes)

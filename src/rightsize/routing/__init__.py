@@ -15,7 +15,13 @@ Every decision goes to a :class:`DecisionLog` (``.to_frame()`` for a DataFrame).
 
 from __future__ import annotations
 
-from .budget import BudgetExceededError, BudgetVerdict, SpendBudget, estimate_cost, estimate_tokens
+from .budget import (
+    BudgetExceededError,
+    BudgetVerdict,
+    SpendBudget,
+    estimate_cost,
+    estimate_tokens,
+)
 from .cache import ResponseCache
 from .cascade import (
     Cascade,
@@ -73,16 +79,24 @@ from .fallback import (
     RequestRecord,
     RetryPolicy,
 )
-from .router import BudgetRouter, ComplexityRouter, FixedRouter, Router, RuleRouter, build_router, load_router
+from .router import (
+    BudgetRouter,
+    ComplexityRouter,
+    FixedRouter,
+    Router,
+    RuleRouter,
+    build_router,
+    load_router,
+)
 from .rules import Rule, RuleSet
 
 __all__ = [
+    "COMPLEXITY_CLASSES",
     "AllProvidersFailedError",
     "Attempt",
     "BudgetExceededError",
     "BudgetRouter",
     "BudgetVerdict",
-    "COMPLEXITY_CLASSES",
     "Cascade",
     "CascadeRecord",
     "CascadeResult",

@@ -51,8 +51,8 @@ FEATURE_NAMES: tuple[str, ...] = (
 )
 
 _CODE = re.compile(r"print\(|def |for .+ in |\bimport\b|```")
-_STEPS = re.compile(r"\b(how many|count|each|then|total|average|after|until|before|all different)\b", re.I)
-_SHORT = re.compile(r"one word|just the|yes or no", re.I)
+_STEPS = re.compile(r"\b(how many|count|each|then|total|average|after|until|before|all different)\b", re.IGNORECASE)
+_SHORT = re.compile(r"one word|just the|yes or no", re.IGNORECASE)
 
 
 def prompt_features(prompts: Sequence[str]) -> np.ndarray:

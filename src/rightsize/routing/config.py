@@ -308,8 +308,8 @@ def _semantic_problems(config: RouterConfig, registry: Registry) -> list[tuple[P
     for index, rule in enumerate(config.routes):
         where: Path = ("routes", index)
         if not rule.conditions():
-            problems.append((where, "a route needs a condition (pattern, keywords, max_chars, min_chars or "
-                                    "metadata); for a catch-all set `default:` instead"))
+            problems.append((where, ("a route needs a condition (pattern, keywords, max_chars, min_chars or "
+                                     "metadata); for a catch-all set `default:` instead")))
         if rule.pattern is not None:
             try:
                 re.compile(rule.pattern)
@@ -336,12 +336,12 @@ def _semantic_problems(config: RouterConfig, registry: Registry) -> list[tuple[P
                                  "the last tier always answers, so it takes no threshold; remove it"))
             if not last and tier.confidence == "logprob":
                 if tier.threshold is None:
-                    problems.append((where, "a tier with confidence: logprob needs `threshold:` (0..1); "
-                                            "calibrate one on the dev split with calibrate_threshold()"))
+                    problems.append((where, ("a tier with confidence: logprob needs `threshold:` (0..1); "
+                                             "calibrate one on the dev split with calibrate_threshold()")))
                 if not registry.get(tier.model).capabilities.logprobs:
-                    problems.append(((*where, "model"), f"{tier.model!r} does not return token logprobs; use "
-                                                        "confidence: none (escalate on failed validation only) "
-                                                        "or a model whose registry entry has logprobs"))
+                    problems.append(((*where, "model"), (f"{tier.model!r} does not return token logprobs; use "
+                                                         "confidence: none (escalate on failed validation only) "
+                                                         "or a model whose registry entry has logprobs")))
     if config.fallback is not None:
         labels = [m.label for m in config.fallback.models]
         for index, entry in enumerate(config.fallback.models):

@@ -226,14 +226,14 @@ class FallbackReport:
             return ", ".join(f"{k}: {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])) or "none"
 
         return "\n".join([
-            f"{self.requests} requests: {self.completed} completed, {self.failed} failed, {self.blocked} blocked "
-            f"by budget, {self.cache_hits} from cache",
+            (f"{self.requests} requests: {self.completed} completed, {self.failed} failed, {self.blocked} blocked "
+             f"by budget, {self.cache_hits} from cache"),
             f"fell back: {self.fell_back} ({fmt(self.fell_back_by_reason)})",
             f"answered by: {fmt(self.answered_by)}; downgraded: {self.downgraded}",
-            f"failed attempts: {fmt(self.errors_by_kind)}; retries on the same provider: {self.retries}, "
-            f"waited {self.total_wait_s:.2f}s in all",
-            f"cost ${self.cost_usd:.6f}; latency p50 {self.latency_p50:.3f}s, p95 {self.latency_p95:.3f}s, "
-            f"max {self.latency_max:.3f}s",
+            (f"failed attempts: {fmt(self.errors_by_kind)}; retries on the same provider: {self.retries}, "
+             f"waited {self.total_wait_s:.2f}s in all"),
+            (f"cost ${self.cost_usd:.6f}; latency p50 {self.latency_p50:.3f}s, p95 {self.latency_p95:.3f}s, "
+             f"max {self.latency_max:.3f}s"),
         ])
 
 
