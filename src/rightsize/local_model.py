@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import atexit
 import codecs
+import contextlib
 import functools
 import importlib.util
+import io
 import json
 import os
 import threading
@@ -91,13 +93,23 @@ class LocalModel:
         except ImportError as exc:  # pragma: no cover - llama-cpp-python is a hard dependency
             raise MissingDependencyError("llama-cpp-python", "the embedded local model") from exc
         self.path = Path(path) if path else model_path()
-        self._llm = Llama(
-            model_path=str(self.path),
-            n_ctx=n_ctx,
-            n_threads=n_threads or os.cpu_count() or 2,
-            seed=0,
-            verbose=False,
-        )
+        # verbose=False would make llama-cpp-python silence the load by dup2-ing /dev/null over
+        # file descriptors 1 and 2 and back; inside a Jupyter kernel, whose threads use those
+        # descriptors and its ZeroMQ sockets at the same time, that can break the kernel. Load
+        # verbosely with Python's stderr captured instead (llama.cpp's log goes through a Python
+        # callback), then keep only errors.
+        from llama_cpp._logger import set_verbose
+
+        with contextlib.redirect_stderr(io.StringIO()):
+            self._llm = Llama(
+                model_path=str(self.path),
+                n_ctx=n_ctx,
+                n_threads=n_threads or os.cpu_count() or 2,
+                seed=0,
+                verbose=True,
+            )
+        self._llm.verbose = False
+        set_verbose(False)
         self.context_window = n_ctx
         self.lock = threading.Lock()
         from jinja2.sandbox import ImmutableSandboxedEnvironment
