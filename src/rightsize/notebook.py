@@ -91,7 +91,7 @@ def _run(cell: str) -> Any:
     tree = ast.parse(shell.transform_cell(cell), "<cell>")
     last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
     namespace = shell.user_ns
-    exec(compile(tree, "<cell>", "exec"), namespace)  # the learner's own cell
+    exec(compile(tree, "<cell>", "exec"), namespace)  # noqa: S102 - the learner's own cell
     if last is None:
         return None
     return eval(compile(ast.Expression(last.value), "<cell>", "eval"), namespace)
