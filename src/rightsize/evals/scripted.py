@@ -31,6 +31,7 @@ class ScriptedProvider(Provider):
     """A provider that answers from a queue. Raises when asked more often than it has replies."""
 
     api = "scripted"
+    recordable = False
 
     def __init__(self, replies: Sequence[Reply] = (), *, model_id: str = "scripted-model",
                  provider: str = "scripted", json_schema: bool = True, logprobs: bool = False,

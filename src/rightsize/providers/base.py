@@ -157,6 +157,9 @@ class Provider(ABC):
 
     #: the protocol name, for messages and reports
     api: ClassVar[str]
+    #: False for stand-ins (scripted replies, replayed faults): their answers are never recorded
+    #: as a model's, nor answered from recordings (see rightsize.responses)
+    recordable: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -306,6 +309,8 @@ class Provider(ABC):
         """The active recording store (None when off) and this request's key."""
         from ..responses import active_store, request_key
 
+        if not self.recordable:
+            return None, ""
         store = active_store()
         return store, (request_key(self.model.id, self.api, request) if store is not None else "")
 
