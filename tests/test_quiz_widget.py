@@ -248,3 +248,17 @@ def test_the_real_bank_builds_every_lesson() -> None:
         assert quiz.questions and all(q.question.stem.strip().splitlines()[0] in text for q in quiz.questions)
         leaked = [c.why for q in quiz.quiz.questions for c in q.choices if c.why.strip() in text]
         assert not leaked
+
+
+def test_under_the_autograder_a_hidden_bank_gives_a_note_not_a_failure(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from rightsize.quiz import QuizBankError
+
+    empty = tmp_path / "no-bank"
+    empty.mkdir()
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    with pytest.raises(QuizBankError):
+        show("03", quiz_dir=empty)
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert show("03", quiz_dir=empty) is None
+    assert "graded quiz below counts" in capsys.readouterr().out
