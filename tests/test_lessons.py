@@ -18,8 +18,8 @@ import pytest
 pytest.importorskip("nbgrader")
 pytestmark = pytest.mark.slow
 
-from rightsize.course.build import check_lessons_fresh, solution_notebooks  # noqa: E402
-from rightsize.course.check import check_lesson  # noqa: E402
+from rightsize.course.build import check_lessons_fresh, solution_notebooks
+from rightsize.course.check import check_lesson
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = solution_notebooks(ROOT / "solutions")
