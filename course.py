@@ -8,6 +8,11 @@ Both create ``.venv`` beside this file on first use, build llama.cpp (about 6 mi
 the wheel is kept in ~/.cache/rightsize/wheels) and install the course package into it. Later
 runs skip what is already done. Extra arguments after ``test`` go to pytest.
 
+Every install takes its versions from ``constraints.txt`` (the lock; Binder uses it too), so a
+fresh clone gets the environment the suite was run with. ``python3 course.py lock`` refreshes it
+from the newest releases; ``python3 course.py drift`` reports what the newest provider SDKs
+changed that the adapters depend on (run it before refreshing).
+
 llama.cpp is compiled for portable x86-64 (AVX2, FMA, F16C) rather than for "this exact CPU":
 a native build enabled AMX kernels that crash on virtual machines which advertise AMX without
 supporting it. ``RIGHTSIZE_CMAKE_ARGS`` overrides the flags (for example on ARM).
@@ -26,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
-LLAMA_VERSION = "0.3.36"
+LOCK = ROOT / "constraints.txt"
 PORTABLE_X86 = ("-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON "
                 "-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF")
 
@@ -51,6 +56,21 @@ def cmake_args() -> str:
     return PORTABLE_X86 if platform.machine().lower() in ("x86_64", "amd64") else "-DGGML_NATIVE=OFF"
 
 
+def locked_version(name: str) -> str:
+    """The version of ``name`` pinned in constraints.txt."""
+    wanted = name.lower().replace("_", "-")
+    for line in LOCK.read_text(encoding="utf-8").splitlines():
+        package, _, version = line.split("#")[0].strip().partition("==")
+        if package.strip().lower().replace("_", "-") == wanted and version:
+            return version.strip()
+    sys.exit(f"[course] {LOCK.name} pins no version of {name}; run `python3 course.py lock`")
+
+
+def pip_install(python: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    """pip install, always within the lock."""
+    run([str(python), "-m", "pip", "install", "--quiet", "-c", str(LOCK), *args], env=env)
+
+
 def ensure_venv() -> Path:
     if sys.version_info < (3, 11):
         sys.exit(f"[course] Python 3.11 or newer is needed; this is {platform.python_version()}")
@@ -64,37 +84,42 @@ def ensure_venv() -> Path:
 
 def ensure_llama(python: Path) -> None:
     """Install llama-cpp-python from a wheel built with our flags (built once, then cached)."""
+    version = locked_version("llama-cpp-python")
     flags = cmake_args()
-    tag = hashlib.sha256(f"{LLAMA_VERSION} {flags} {platform.machine()}".encode()).hexdigest()[:12]
+    tag = hashlib.sha256(f"{version} {flags} {platform.machine()}".encode()).hexdigest()[:12]
     marker = VENV / ".rightsize-llama"
     if marker.exists() and marker.read_text() == tag:
         return
-    wheels = Path(os.environ.get("RIGHTSIZE_WHEELS", Path.home() / ".cache" / "rightsize" / "wheels"))
-    folder = wheels / f"llama-cpp-python-{LLAMA_VERSION}-{tag}"
-    if not list(folder.glob("llama_cpp_python-*.whl")):
-        say(f"building llama.cpp {LLAMA_VERSION} once (about 6 minutes on 2 cores); flags: {flags}")
-        folder.mkdir(parents=True, exist_ok=True)
-        # --no-cache-dir: pip's own wheel cache ignores CMAKE_ARGS and could hand back a native build
-        run([str(python), "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-binary", "llama-cpp-python",
-             "--no-cache-dir", "-w", str(folder), f"llama-cpp-python=={LLAMA_VERSION}"],
-            env={**os.environ, "CMAKE_ARGS": flags})
-    wheel = sorted(folder.glob("llama_cpp_python-*.whl"))[-1]
+    wheel = llama_wheel(python, version, flags, tag)
     say(f"installing {wheel.name}")
     run([str(python), "-m", "pip", "install", "--quiet", "--force-reinstall", "--no-deps", str(wheel)])
     # its pure-Python dependencies
-    run([str(python), "-m", "pip", "install", "--quiet", "typing-extensions>=4.5", "numpy>=1.20",
-         "diskcache>=5.6.1", "jinja2>=2.11.3"])
+    pip_install(python, "typing-extensions", "numpy", "diskcache", "jinja2")
     marker.write_text(tag)
+
+
+def llama_wheel(python: Path, version: str, flags: str, tag: str) -> Path:
+    """The llama-cpp-python wheel built with ``flags``, built now if it is not in the cache."""
+    wheels = Path(os.environ.get("RIGHTSIZE_WHEELS", Path.home() / ".cache" / "rightsize" / "wheels"))
+    folder = wheels / f"llama-cpp-python-{version}-{tag}"
+    if not list(folder.glob("llama_cpp_python-*.whl")):
+        say(f"building llama.cpp {version} once (about 6 minutes on 2 cores); flags: {flags}")
+        folder.mkdir(parents=True, exist_ok=True)
+        # --no-cache-dir: pip's own wheel cache ignores CMAKE_ARGS and could hand back a native build
+        run([str(python), "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-binary", "llama-cpp-python",
+             "--no-cache-dir", "-w", str(folder), f"llama-cpp-python=={version}"],
+            env={**os.environ, "CMAKE_ARGS": flags})
+    return sorted(folder.glob("llama_cpp_python-*.whl"))[-1]
 
 
 def ensure_package(python: Path) -> None:
     """Install the course package with its course and test extras (skipped when unchanged)."""
-    stamp = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:12]
+    stamp = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + LOCK.read_bytes()).hexdigest()[:12]
     marker = VENV / ".rightsize-package"
     if marker.exists() and marker.read_text() == stamp:
         return
-    say("installing the rightsize course package and its dependencies")
-    run([str(python), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[dev]"])
+    say(f"installing the rightsize course package and its dependencies (versions from {LOCK.name})")
+    pip_install(python, "-e", f"{ROOT}[dev]")
     marker.write_text(stamp)
 
 
@@ -141,6 +166,56 @@ def test(args: argparse.Namespace) -> int:
     return subprocess.call([str(python), "-m", "pytest", *args.pytest_args], cwd=ROOT, env=env)
 
 
+def lock(args: argparse.Namespace) -> int:
+    """Refresh constraints.txt from the newest releases the package's ranges allow.
+
+    The newest releases go into a scratch environment (llama-cpp-python keeps its locked version:
+    a new one means a 6-minute rebuild, so change it on purpose), then everything installed there
+    is written, pinned, to constraints.txt. Run the test suite afterwards, then commit the lock.
+    """
+    import tempfile
+
+    version = locked_version("llama-cpp-python")
+    python = ensure_venv()
+    flags = cmake_args()
+    tag = hashlib.sha256(f"{version} {flags} {platform.machine()}".encode()).hexdigest()[:12]
+    wheel = llama_wheel(python, version, flags, tag)
+    with tempfile.TemporaryDirectory(prefix="rightsize-lock-") as scratch:
+        fresh = Path(scratch) / "venv"
+        say(f"resolving the newest releases in {fresh}")
+        venv.EnvBuilder(with_pip=True).create(fresh)
+        fresh_python = fresh / "bin" / "python"
+        run([str(fresh_python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
+        run([str(fresh_python), "-m", "pip", "install", "--quiet", str(wheel), "-e", f"{ROOT}[dev]"])
+        frozen = subprocess.run([str(fresh_python), "-m", "pip", "freeze", "--exclude-editable"],
+                                capture_output=True, text=True, check=True).stdout.splitlines()
+    pins = sorted((line for line in frozen if "==" in line and not line.lower().startswith("llama")),
+                  key=str.lower)
+    header = [
+        "# The course's locked environment: every install (course.py, CI, Binder) uses it with pip's -c.",
+        "# Refresh: python3 course.py drift (what the newest SDKs changed), then python3 course.py lock,",
+        f"# then the whole suite. Resolved for Python {platform.python_version()} on {platform.machine()}.",
+        f"llama-cpp-python=={version}",
+    ]
+    LOCK.write_text("\n".join(header + pins) + "\n", encoding="utf-8")
+    say(f"wrote {LOCK.name}: {len(pins) + 1} pinned packages")
+    return 0
+
+
+def drift(args: argparse.Namespace) -> int:
+    """Report what the newest provider SDK releases changed that the adapters depend on."""
+    import tempfile
+
+    python = ensure_venv()
+    with tempfile.TemporaryDirectory(prefix="rightsize-drift-") as scratch:
+        target = Path(scratch) / "sdks"
+        say("installing the newest openai and anthropic releases into a scratch folder")
+        run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
+             "--upgrade", "openai", "anthropic"])
+        env = {**os.environ, "PYTHONPATH": str(target)}
+        return subprocess.call([str(python), "-m", "rightsize.providers._sdk_drift"], env=env)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="Set up and run the rightsize course.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -152,6 +227,10 @@ def main() -> int:
     p_test.set_defaults(handler=test)
     p_setup = sub.add_parser("setup", help="only set up the environment")
     p_setup.set_defaults(handler=lambda a: (setup(), 0)[1])
+    p_lock = sub.add_parser("lock", help="refresh constraints.txt from the newest releases")
+    p_lock.set_defaults(handler=lock)
+    p_drift = sub.add_parser("drift", help="report what the newest provider SDKs changed")
+    p_drift.set_defaults(handler=drift)
     argv = sys.argv[1:]
     if argv[:1] == ["test"]:
         # everything after "test" belongs to pytest, flags included

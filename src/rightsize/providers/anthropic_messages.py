@@ -50,6 +50,7 @@ ANTHROPIC_ERRORS: ErrorTable = {
     "PreconditionFailedError": errors.BadRequestError,
     "OrganizationTypeNotSupportedError": errors.BadRequestError,
     "ClaudeCodeVersionTooOldError": errors.BadRequestError,
+    "WorkspaceHumanReviewDisabledError": errors.BadRequestError,  # a workspace setting, not a transient
     # account and key problems: retrying the same provider will not help
     "CredentialsError": errors.AuthError,
     "IdentityTokenFileError": errors.AuthError,
