@@ -6,10 +6,14 @@ autograder/course) see the same settings. autograder/README.md walks through the
 the comments below say which nbgrader trap each setting avoids.
 """
 
+import os
+
+import nbgrader
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import GetGrades
 
 from rightsize.course.feedback import RedactHiddenTests
+from rightsize.course.sanitize import TEMPLATE_DIR, SanitizeStudentContent
 from rightsize.quiz.graded import CODE_STUB
 
 c = get_config()  # noqa: F821 - provided by traitlets when it loads this file
@@ -40,6 +44,14 @@ c.LimitOutput.max_traceback = 100
 # Never strip cell metadata during autograde: without nbgrader's metadata every score is 0.
 c.ClearMetadataPreprocessor.enabled = False
 
-# Feedback shows the visible checks only: hidden tests, and outputs that could echo them, are
-# replaced by a short note (the generated HTML is checked for leaks by `rightsize course feedback`).
-c.GenerateFeedback.preprocessors = [GetGrades, RedactHiddenTests, CSSHTMLHeaderPreprocessor]
+# Feedback shows the visible checks only: hidden tests are replaced by a short note (the generated
+# HTML is checked for leaks by `rightsize course feedback`). Everything a student's notebook made is
+# sanitized, and the page template loads no script and forbids any (rightsize/course/sanitize.py).
+c.GenerateFeedback.preprocessors = [GetGrades, RedactHiddenTests, SanitizeStudentContent, CSSHTMLHeaderPreprocessor]
+c.HTMLExporter.template_name = "rightsize_feedback"
+c.HTMLExporter.template_file = "feedback_page.html.j2"
+c.HTMLExporter.extra_template_basedirs = [
+    TEMPLATE_DIR,
+    os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader", "templates"),
+]
+c.HTMLExporter.sanitize_html = True

@@ -1,37 +1,54 @@
 """The pool of grading sandboxes: ``workers`` threads, each running one notebook at a time.
 
-Each thread takes a job (one notebook's code cells), hands it to a sandbox whose kernel is
-already up, and, while it runs, boots the next sandbox, so kernel start-up overlaps with
-execution. Results come back on a queue; the parent (:mod:`rightsize.course.autograde`) does
-all the grading. A sandbox that fails to start gets one retry.
+Each thread takes a job (one notebook's code cells, then its hidden probes), hands it to a
+sandbox whose kernel is already up, and, while it runs, boots the next sandbox, so kernel
+start-up overlaps with execution. Results come back on a queue; the parent
+(:mod:`rightsize.course.autograde`) does all the grading. A sandbox that fails to start gets one
+retry.
+
+Time is enforced from outside the sandbox: a notebook has a wall-clock limit in all
+(:attr:`Limits.wall_seconds <rightsize.course.sandbox.Limits.wall_seconds>`), and a sandbox that
+sends nothing for longer than a cell may take (a stopped or frozen worker) is killed at once and
+its slot given to the next submission.
 """
 
 from __future__ import annotations
 
 import queue
-import shutil
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .intake import copy_regular_tree
 from .sandbox import Sandbox, SandboxError, SandboxProcess
 
-__all__ = ["INTERRUPT_GRACE", "Job", "JobResult", "Pool"]
+__all__ = ["INTERRUPT_GRACE", "Job", "JobResult", "Pool", "collect", "run_job"]
 
 INTERRUPT_GRACE = 5.0  # seconds a kernel has to come back after a timeout interrupt
 
 
 @dataclass
 class Job:
-    """One notebook to execute: its code cells and where its data files are."""
+    """One notebook to execute: its code cells, its probes and where its data files are.
+
+    ``cells`` are ``{"index", "source"}`` dicts, with ``"after"`` (code run silently right after
+    the cell, outside the student's history) where a tests cell's names must be remembered;
+    ``drivers`` are ``{"id", "code"}`` dicts run after the last cell.
+    """
 
     student: str
     notebook: str
     files_dir: Path
     cells: list[dict[str, Any]]
     timeout: float
+    drivers: list[dict[str, Any]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def payload(self) -> dict[str, Any]:
+        return {"cells": self.cells, "drivers": self.drivers, "timeout": self.timeout,
+                "interrupt_grace": INTERRUPT_GRACE, **self.extra}
 
 
 @dataclass
@@ -40,10 +57,49 @@ class JobResult:
 
     job: Job
     records: dict[int, dict[str, Any]] = field(default_factory=dict)
+    drivers: dict[str, dict[str, Any]] = field(default_factory=dict)
     started: bool = False
     stop_reason: str = ""
+    stop_index: int | None = None
     infra_error: str = ""
     seconds: float = 0.0
+
+
+def run_job(sandbox: Sandbox, job: Job, spawn: Any, dispose: Any, started: Any = None) -> JobResult:
+    """Run ``job`` in a sandbox from ``spawn()`` (one retry if it fails to start); never raises.
+
+    ``started(process)`` is called once the job is handed over (the pool boots the next sandbox then).
+    """
+    result = JobResult(job)
+    began = time.monotonic()
+    for _attempt in range(2):  # a sandbox that fails to start gets one retry
+        try:
+            process = spawn()
+        except (SandboxError, OSError) as exc:
+            result.infra_error = f"the sandbox could not be made: {exc}"
+            continue
+        try:
+            process.wait_ready(sandbox.startup_timeout)
+        except SandboxError as exc:
+            dispose(process)
+            result.infra_error = f"the sandbox did not start: {exc}"
+            continue
+        try:
+            result.infra_error = ""
+            if job.files_dir.is_dir():
+                copy_regular_tree(job.files_dir, process.input_dir, skip_suffixes=(".ipynb",))
+            process.send(job.payload())
+            if started is not None:
+                started(process)
+            collect(process, job, result, sandbox.limits.wall_seconds)
+        except Exception as exc:  # noqa: BLE001 - a broken pipe or a full disk is this job's, not the batch's
+            result.infra_error = result.infra_error or f"the sandbox failed: {type(exc).__name__}: {exc}"
+        finally:
+            dispose(process)
+        if result.started or not result.infra_error:
+            break
+    result.seconds = time.monotonic() - began
+    return result
 
 
 class Pool:
@@ -81,51 +137,24 @@ class Pool:
             job = self.jobs.get()
             if job is None:
                 break
-            result = JobResult(job)
-            started = time.monotonic()
-            for _attempt in range(2):  # a sandbox that fails to start gets one retry
+
+            def spawn() -> SandboxProcess:
+                nonlocal warm
                 process, warm = warm or self._spawn(slot), None
-                try:
-                    process.wait_ready(self.sandbox.startup_timeout)
-                except SandboxError as exc:
-                    self._dispose(process)
-                    result.infra_error = f"the sandbox did not start: {exc}"
-                    continue
-                try:
-                    result.infra_error = ""
-                    _copy_inputs(job.files_dir, process.input_dir)
-                    process.send({"cells": job.cells, "timeout": job.timeout, "interrupt_grace": INTERRUPT_GRACE})
-                    if self.prewarm and (self.more_coming.is_set() or not self.jobs.empty()):
-                        warm = self._spawn(slot)
-                    self._collect(process, job, result)
-                finally:
-                    self._dispose(process)
-                if result.started or not result.infra_error:
-                    break
-            result.seconds = time.monotonic() - started
+                return process
+
+            def started(process: SandboxProcess) -> None:
+                nonlocal warm
+                if self.prewarm and (self.more_coming.is_set() or not self.jobs.empty()):
+                    warm = self._spawn(slot)
+
+            try:
+                result = run_job(self.sandbox, job, spawn, self._dispose, started)
+            except Exception as exc:  # noqa: BLE001 - the batch waits for one result per job, always
+                result = JobResult(job, infra_error=f"the grading worker failed: {type(exc).__name__}: {exc}")
             self.results.put(result)
         if warm is not None:
             self._dispose(warm)
-
-    @staticmethod
-    def _collect(process: SandboxProcess, job: Job, result: JobResult) -> None:
-        deadline = time.monotonic() + len(job.cells) * (job.timeout + INTERRUPT_GRACE + 1) + 30
-        for event in process.events(deadline):
-            kind = event["event"]
-            if kind == "started":
-                result.started = True
-            elif kind == "cell" and isinstance(event.get("index"), int):
-                result.records[event["index"]] = event
-            elif kind == "stopped":
-                result.stop_reason = str(event.get("reason", "the kernel stopped"))
-            elif kind == "deadline":
-                result.stop_reason = "the notebook ran past its total time limit and was stopped"
-            elif kind in ("exited", "failed"):
-                reason = str(event.get("reason") or "the sandbox exited")
-                if result.started:
-                    result.stop_reason = f"the run ended early: {reason}"[:500]
-                else:
-                    result.infra_error = reason[:500]
 
     def close(self) -> None:
         self.stopping.set()
@@ -139,19 +168,33 @@ class Pool:
             thread.join(timeout=15)
 
 
-def _copy_inputs(src: Path, dest: Path) -> None:
-    """The submission's data files (not its notebooks) go to the sandbox's read-only input folder."""
-    if not src.is_dir():
-        return
-    for path in src.rglob("*"):
-        rel = path.relative_to(src)
-        if path.is_symlink() or ".ipynb_checkpoints" in rel.parts:
-            continue
-        target = dest / rel
-        if path.is_dir():
-            target.mkdir(parents=True, exist_ok=True)
-            target.chmod(0o755)
-        elif path.suffix != ".ipynb":
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
-            target.chmod(0o644)
+def collect(process: SandboxProcess, job: Job, result: JobResult, wall_seconds: float) -> None:
+    """Read one job's events into ``result``, enforcing its time limits from outside the sandbox."""
+    steps = len(job.cells) + len(job.drivers)
+    wall = min(wall_seconds, steps * (job.timeout + INTERRUPT_GRACE + 1) + 30)
+    deadline = time.monotonic() + wall
+    # a cell may run `timeout` seconds, then gets `INTERRUPT_GRACE` to come back: silence for
+    # longer than that (and the snapshot after it) means the worker itself is stuck or stopped
+    idle = 2 * (job.timeout + INTERRUPT_GRACE) + 15
+    for event in process.events(deadline, idle):
+        kind = event["event"]
+        if kind == "started":
+            result.started = True
+        elif kind == "cell" and type(event.get("index")) is int:
+            result.records[event["index"]] = event
+        elif kind == "driver" and type(event.get("id")) is str:
+            result.drivers[event["id"]] = event
+        elif kind == "stopped":
+            result.stop_reason = str(event.get("reason", "the kernel stopped"))[:500] + process.memory_note()
+            result.stop_index = event["index"] if type(event.get("index")) is int else None
+        elif kind == "deadline":
+            result.stop_reason = f"the notebook ran past its time limit ({wall:.0f} s in all) and was stopped"
+        elif kind == "idle":
+            result.stop_reason = (f"the sandbox sent nothing for {idle:.0f} s (stopped or frozen) and was "
+                                  "killed")
+        elif kind in ("exited", "failed"):
+            reason = str(event.get("reason") or "the sandbox exited")
+            if result.started:
+                result.stop_reason = f"the run ended early: {reason}"[:500] + process.memory_note()
+            else:
+                result.infra_error = reason[:500]

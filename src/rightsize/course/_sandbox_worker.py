@@ -28,9 +28,11 @@ sandbox, so nothing the student's code prints can be mistaken for a result line.
 from __future__ import annotations
 
 import ctypes
+import errno
 import json
 import os
 import queue
+import re
 import resource
 import shutil
 import signal
@@ -44,11 +46,18 @@ PR_SET_DUMPABLE = 4
 PR_SET_PDEATHSIG = 1
 MS_RDONLY = 1
 MS_NOSUID = 2
-MS_REMOUNT = 32
-MS_BIND = 4096
 MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_NOATIME = 1024
+MS_NODIRATIME = 2048
+MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
+MS_RELATIME = 1 << 21
+_KEEP_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "noatime": MS_NOATIME,
+               "nodiratime": MS_NODIRATIME, "relatime": MS_RELATIME}
+_DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty")
 
 _result_stream: Any = None
 
@@ -64,9 +73,9 @@ def _libc() -> Any:
     return ctypes.CDLL(None, use_errno=True)
 
 
-def _mount_tmpfs(path: str, options: str) -> None:
+def _mount_tmpfs(path: str, options: str, flags: int = MS_NOSUID | MS_NODEV) -> None:
     libc = _libc()
-    if libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options.encode()) != 0:
+    if libc.mount(b"tmpfs", path.encode(), b"tmpfs", flags, options.encode()) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"mount tmpfs on {path}: {os.strerror(err)}")
 
@@ -80,6 +89,50 @@ def _bind_readonly(fd: int, target: str) -> None:
             b"none", target.encode(), None, flags, None) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"bind {target}: {os.strerror(err)}")
+
+
+def _bind_node(fd: int, target: str) -> None:
+    """Bind a host device node (held open as ``fd``) onto an empty file in the private /dev."""
+    with open(target, "w"):
+        pass
+    if _libc().mount(f"/proc/self/fd/{fd}".encode(), target.encode(), None, MS_BIND, None) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"bind {target}: {os.strerror(err)}")
+
+
+def _private_dev(node_fds: dict[str, int], shm_bytes: int) -> None:
+    """A /dev of the sandbox's own: the harmless device nodes, and a private /dev/shm."""
+    _mount_tmpfs("/dev", "mode=0755,size=64k", flags=MS_NOSUID)
+    for name, fd in node_fds.items():
+        _bind_node(fd, f"/dev/{name}")
+        os.close(fd)
+    os.mkdir("/dev/shm")
+    _mount_tmpfs("/dev/shm", f"mode=1777,size={shm_bytes}")
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+                         ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, f"/dev/{name}")
+
+
+def _unescape(path: str) -> str:
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), path)
+
+
+def _everything_read_only(writable: tuple[str, ...]) -> None:
+    """Remount every mount read-only except the sandbox's own ``writable`` ones and /proc."""
+    libc = _libc()
+    with open("/proc/self/mountinfo", encoding="utf-8") as f:
+        entries = [line.split() for line in f]
+    for fields in entries:
+        target = _unescape(fields[4])
+        if target in writable or any(target.startswith(w + "/") for w in ("/dev", "/proc")) or target == "/proc":
+            continue
+        flags = MS_REMOUNT | MS_BIND | MS_RDONLY
+        for option in fields[5].split(","):
+            flags |= _KEEP_FLAGS.get(option, 0)
+        if libc.mount(None, target.encode(), None, flags, None) != 0:
+            err = ctypes.get_errno()
+            if err not in (errno.ENOENT, errno.EINVAL, errno.ENOTDIR):  # shadowed by a cover: unreachable
+                raise OSError(err, f"remount {target} read-only: {os.strerror(err)}")
 
 
 def _loopback_up() -> None:
@@ -104,15 +157,18 @@ def _prelude(setup: dict[str, Any]) -> None:
         # the unshare fallback: root in private namespaces. Cover what must not be seen with empty
         # tmpfs, then give back read-only what the sandbox needs from under those covers.
         fds = [(os.open(src, os.O_RDONLY | os.O_DIRECTORY), dest) for src, dest in mounts["restore"]]
+        nodes = {name: os.open(f"/dev/{name}", os.O_PATH) for name in _DEV_NODES if os.path.exists(f"/dev/{name}")}
         if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
             raise OSError(ctypes.get_errno(), "could not make the mount namespace private")
         for path in mounts["cover"]:
             if os.path.isdir(path):
                 _mount_tmpfs(path, "mode=0755,size=64k")
         _mount_tmpfs("/tmp", f"mode=1777,size={mounts['tmpfs_bytes']}")
+        _private_dev(nodes, mounts["tmpfs_bytes"])
         for fd, dest in fds:
             _bind_readonly(fd, dest)
             os.close(fd)
+        _everything_read_only(("/tmp", "/dev", "/dev/shm"))
     limits = setup.get("limits", {})
     for name, value in limits.items():
         which = getattr(resource, name)
@@ -288,12 +344,27 @@ class Kernel:
         self.client.close()
 
 
-class CellRun:
-    """Collects the outputs of one execute request the way a notebook client records them."""
+class OutputBudget:
+    """Characters of output a whole notebook may still produce (shared by its cells)."""
 
     def __init__(self, max_chars: int) -> None:
+        self.left = max_chars
+        self.max_chars = max_chars
+
+
+class CellRun:
+    """Collects the outputs of one execute request the way a notebook client records them.
+
+    Every kind of output counts against both the cell's cap and the notebook's: once either is
+    reached, one note says so and the rest of the cell's output is dropped (errors included, beyond
+    a short stand-in that keeps the error's name).
+    """
+
+    def __init__(self, max_chars: int, budget: OutputBudget | None = None, only_mime: str | None = None) -> None:
+        self.only_mime = only_mime  # keep nothing but display outputs of this type (a probe run)
         self.outputs: list[dict[str, Any]] = []
         self.max_chars = max_chars
+        self.budget = budget or OutputBudget(max_chars)
         self.chars = 0
         self.truncated = False
         self.clear_pending = False
@@ -302,41 +373,58 @@ class CellRun:
     def _room(self, size: int) -> bool:
         if self.truncated:
             return False
-        if self.chars + size > self.max_chars:
+        if self.chars + size > self.max_chars or size > self.budget.left:
             self.truncated = True
+            limit = self.max_chars if self.chars + size > self.max_chars else self.budget.max_chars
+            scope = "in this cell" if self.chars + size > self.max_chars else "in this notebook"
             self.outputs.append({"output_type": "stream", "name": "stdout",
-                                 "text": f"\n[output truncated: more than {self.max_chars} characters]\n"})
+                                 "text": f"\n[output truncated: more than {limit} characters {scope}]\n"})
             return False
         self.chars += size
+        self.budget.left -= size
         return True
 
     def add(self, msg: dict[str, Any]) -> None:
         kind, content = msg["msg_type"], msg["content"]
+        if self.only_mime is not None:
+            data = content.get("data")
+            if kind != "display_data" or not isinstance(data, dict) or self.only_mime not in data:
+                if kind == "execute_input":
+                    self.execution_count = content.get("execution_count")
+                return
         if kind in ("stream", "display_data", "execute_result", "error") and self.clear_pending:
             self.outputs.clear()
             self.clear_pending = False
         if kind == "stream":
-            text = content.get("text", "")
+            text = str(content.get("text", ""))
+            name = "stderr" if content.get("name") == "stderr" else "stdout"
             if not self._room(len(text)):
                 return
             last = self.outputs[-1] if self.outputs else None
-            if last and last["output_type"] == "stream" and last["name"] == content["name"]:
+            if last and last["output_type"] == "stream" and last["name"] == name:
                 last["text"] += text
             else:
-                self.outputs.append({"output_type": "stream", "name": content["name"], "text": text})
+                self.outputs.append({"output_type": "stream", "name": name, "text": text})
         elif kind in ("display_data", "execute_result"):
             data = content.get("data", {})
-            if not self._room(len(json.dumps(data))):
+            metadata = content.get("metadata", {})
+            if not isinstance(data, dict) or not isinstance(metadata, dict):
                 return
-            output = {"output_type": kind, "data": data, "metadata": content.get("metadata", {})}
+            if not self._room(len(json.dumps(data)) + len(json.dumps(metadata))):
+                return
+            output = {"output_type": kind, "data": data, "metadata": metadata}
             if kind == "execute_result":
                 output["execution_count"] = content.get("execution_count")
             self.outputs.append(output)
         elif kind == "error":
-            traceback = [str(line)[:4000] for line in content.get("traceback", [])[:200]]
-            self.chars += sum(map(len, traceback))
-            self.outputs.append({"output_type": "error", "ename": str(content.get("ename", ""))[:200],
-                                 "evalue": str(content.get("evalue", ""))[:4000], "traceback": traceback})
+            ename = str(content.get("ename", ""))[:200]
+            evalue = str(content.get("evalue", ""))[:4000]
+            traceback = [str(line)[:4000] for line in list(content.get("traceback") or [])[:200]]
+            if not self._room(len(ename) + len(evalue) + sum(map(len, traceback))):
+                if any(o["output_type"] == "error" for o in self.outputs):
+                    return
+                evalue, traceback = evalue[:200], [f"{ename}: {evalue[:200]}"]
+            self.outputs.append({"output_type": "error", "ename": ename, "evalue": evalue, "traceback": traceback})
         elif kind == "clear_output":
             if content.get("wait"):
                 self.clear_pending = True
@@ -346,12 +434,14 @@ class CellRun:
             self.execution_count = content.get("execution_count")
 
 
-def run_cell(kernel: Kernel, source: str, timeout: float, grace: float, max_chars: int) -> dict[str, Any]:
+def run_cell(kernel: Kernel, source: str, timeout: float, grace: float, max_chars: int,
+             budget: OutputBudget | None = None, store_history: bool = True,
+             only_mime: str | None = None) -> dict[str, Any]:
     """Execute one code cell; returns its record (outputs, execution_count, reply status)."""
     client = kernel.client
-    msg_id = client.execute(source, silent=False, store_history=True, allow_stdin=False,
+    msg_id = client.execute(source, silent=False, store_history=store_history, allow_stdin=False,
                             stop_on_error=False)
-    run = CellRun(max_chars)
+    run = CellRun(max_chars, budget, only_mime)
     record: dict[str, Any] = {"status": "ok"}
     deadline = time.monotonic() + timeout
     interrupted_at: float | None = None
@@ -401,6 +491,14 @@ def run_cell(kernel: Kernel, source: str, timeout: float, grace: float, max_char
     record["outputs"] = run.outputs
     record["execution_count"] = run.execution_count
     return record
+
+
+def stop(kernel: Kernel, record: dict[str, Any], index: int | None) -> None:
+    """Report that the kernel is gone or stuck; nothing after this point runs."""
+    code = kernel.process.poll()
+    reason = ("the kernel stopped responding after a timeout interrupt" if record["status"] == "unresponsive"
+              else f"the kernel died (exit code {code})")
+    emit("stopped", reason=reason, index=index)
 
 
 def copy_inputs(src: str, dest: str) -> None:
@@ -457,17 +555,36 @@ def main() -> int:
         emit("stopped", reason=f"could not copy the submission's files into the sandbox: {exc}")
         kernel.kill()
         return 0
+    grace = job.get("interrupt_grace", 5.0)
+    max_chars = job.get("max_output_chars", 1_000_000)
+    budget = OutputBudget(job.get("max_notebook_chars", 5_000_000))
+    stopped = False
     for cell in job["cells"]:
-        record = run_cell(kernel, cell["source"], job["timeout"], job.get("interrupt_grace", 5.0),
-                          job.get("max_output_chars", 1_000_000))
+        record = run_cell(kernel, cell["source"], job["timeout"], grace, max_chars, budget)
         emit("cell", index=cell["index"], **record)
+        if record["status"] not in ("unresponsive", "dead") and cell.get("after"):
+            # grading bookkeeping (a snapshot of the names at a tests cell): not the student's history
+            record = run_cell(kernel, cell["after"], job["timeout"], grace, 0, store_history=False, only_mime="")
         if record["status"] in ("unresponsive", "dead"):
-            code = kernel.process.poll()
-            reason = ("the kernel stopped responding after a timeout interrupt" if record["status"] == "unresponsive"
-                      else f"the kernel died (exit code {code})")
-            emit("stopped", reason=reason, index=cell["index"])
+            stop(kernel, record, cell["index"])
+            stopped = True
             break
-    else:
+    if not stopped:
+        # the hidden probes run only now, after every cell of the submission; only the observations
+        # they publish leave the sandbox, whatever else the student's code prints meanwhile
+        mime = job.get("observations_mime", "")
+        for driver in job.get("drivers", []):
+            record = run_cell(kernel, driver["code"], job["timeout"], grace, job.get("max_observation_chars", 2_000_000),
+                              store_history=False, only_mime=mime)
+            payload = next((o["data"][mime] for o in record["outputs"]
+                            if o["output_type"] == "display_data" and mime in o.get("data", {})), None)
+            emit("driver", id=driver["id"], status=record["status"], timed_out=bool(record.get("timed_out")),
+                 payload=payload if isinstance(payload, str) else None)
+            if record["status"] in ("unresponsive", "dead"):
+                stop(kernel, record, None)
+                stopped = True
+                break
+    if not stopped:
         emit("done")
     kernel.kill()
     return 0

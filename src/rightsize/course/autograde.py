@@ -1,34 +1,39 @@
-"""``rightsize course autograde``: grade a class in parallel sandboxes, with nbgrader's own steps.
+"""``rightsize course autograde``: grade a class in sandboxes; the student's kernel never decides a score.
 
-nbgrader's ``autograde`` does, per submission: bookkeeping (student, submission, timestamp, the
-instructor's data files), a *sanitize* pass (clear outputs, restore locked and deleted tests
-cells from the gradebook), execution, then an *autograde* pass (drop warnings, limit output,
-save grades, late penalties). This module runs those same nbgrader classes, configured by the
-course's ``nbgrader_config.py``, in the trusted parent process, and replaces only the execution:
+Per submission, in the trusted grading process:
 
-- each notebook runs in its own sandbox (:mod:`rightsize.course.sandbox`): no network, nothing
-  of the course folder visible, unprivileged, resource-limited, one fresh kernel;
-- ``workers`` sandboxes run at once, and each worker boots the next sandbox (kernel included)
-  while the current one runs, so kernel start-up overlaps with execution;
-- only the parent touches the gradebook: the sandbox sends back cell outputs and nothing else,
-  and the parent pastes them onto its own sanitized copy of the notebook before grading, so
-  student code can change what a cell printed, never which cells are graded or for how much.
+1. **intake** (:mod:`rightsize.course.intake`): the submission is copied in, regular files only,
+   within caps; links, FIFOs and devices are refused with a reason and never followed. nbgrader's
+   own steps only ever see this staged copy;
+2. nbgrader's bookkeeping and *sanitize* pass (the submission and its ``timestamp.txt``, outputs
+   cleared, edited or deleted tests cells restored from the gradebook), after a copied graded
+   cell (same grade id twice) is resolved to the one in its released place;
+3. **execution** in a sandbox (:mod:`rightsize.course.sandbox`): the student's cells, with each
+   tests cell reduced to its visible checks, then the hidden probes
+   (:mod:`rightsize.course.probes`), which send back plain observations and nothing else;
+4. **scoring** (:mod:`rightsize.course.scoring`): quiz answers read from the answer cells' text,
+   probe observations compared with the references computed from the solutions at build time
+   (:mod:`rightsize.course.references`); the verdicts become the tests cells' outputs and nbgrader's
+   own ``SaveAutoGrades`` writes them to the gradebook, with late penalties as usual.
 
-A notebook that is not valid JSON, or that nbgrader cannot sanitize, scores 0 with the reason
-recorded; a sandbox that cannot start is retried once, then the submission is reported as an
-error and left for the next run. A per-submission status file (``<course>/.rightsize/autograde/``)
-records what was graded from which files, so an interrupted batch resumes where it stopped
-(``force=True`` regrades everything).
+``workers`` sandboxes run at once, each booting the next while one runs; ``scheduler`` sends the
+sandboxed runs to a Dask cluster instead (:mod:`rightsize.course._dask`). A notebook that cannot
+be read scores 0 with the reason recorded; a sandbox that cannot start is retried once, then the
+submission is reported as an error and left for the next run. A status file per submission
+(``<course>/.rightsize/autograde/``) records what was graded from which files, so an interrupted
+batch resumes where it stopped (``force=True`` regrades everything).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
+import html
 import json
 import os
 import queue
 import re
+import shutil
+import tempfile
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -47,7 +52,11 @@ from ._nbgrader import (
     tools_on_path,
 )
 from ._pool import Job, JobResult, Pool
+from .intake import Intake, IntakeLimits, Refusal, stage
+from .probes import MIME_TYPE, parse_payload
+from .references import is_tests_cell, load_references, plan_notebook, sources_digest
 from .sandbox import Limits, Sandbox, _force_rmtree, detect_mode
+from .scoring import score_literal, score_probes, verdict_outputs
 
 __all__ = ["NotebookOutcome", "SubmissionOutcome", "autograde", "read_statuses", "recordings_folder", "status_dir"]
 
@@ -85,6 +94,13 @@ class _Pending:
     waiting: int = 0
     run_seconds: float = 0.0
     infra_errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    # per notebook: cells and probes left out of a rerun because they stopped the kernel, and why
+    skipped_cells: dict[str, dict[int, str]] = field(default_factory=dict)
+    skipped_drivers: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+MAX_RERUNS = 2  # a notebook whose kernel dies or hangs runs again without the cell that did it, twice at most
 
 
 # ------------------------------------------------------------------------------ status files
@@ -122,19 +138,12 @@ def _write_status(course_dir: Path, outcome: SubmissionOutcome, fingerprint: str
     os.replace(tmp, folder / f"{outcome.student}.json")
 
 
-def _fingerprint(folder: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and ".ipynb_checkpoints" not in p.parts):
-        digest.update(str(path.relative_to(folder)).encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
-
-
 # ------------------------------------------------------------------------------ the grader
 class _Grader:
-    """The trusted side: nbgrader bookkeeping and grading, one submission after another."""
+    """The trusted side: intake, nbgrader bookkeeping and scoring, one submission after another."""
 
-    def __init__(self, course_dir: Path, assignment: str, timeout: float | None, verbose: bool) -> None:
+    def __init__(self, course_dir: Path, assignment: str, timeout: float | None, verbose: bool,
+                 intake_limits: IntakeLimits | None = None) -> None:
         from nbgrader.api import Gradebook, MissingEntry
         from nbgrader.converters import Autograde
 
@@ -143,14 +152,13 @@ class _Grader:
         self.config = load_config(course_dir)
         self.coursedir = course_directory(course_dir, self.config)
         self.coursedir.assignment_id = assignment
+        self.submitted_root = Path(self.coursedir.root) / self.coursedir.submitted_directory
         self.converter = Autograde(coursedir=self.coursedir, config=self.config)
         self.converter.log = nbgrader_logger(verbose)
         execute = self.config.get("Execute", {})
         self.timeout = float(timeout if timeout is not None else execute.get("timeout", 30) or 30)
-        self.timeout_error = dict(execute.get("error_on_timeout", {}) or {
-            "ename": "CellTimeoutError", "evalue": "",
-            "traceback": ["\x1b[0;31mCellTimeoutError\x1b[0m: No reply from kernel before timeout"]})
         self._clears_metadata = bool(self.config.get("ClearMetadataPreprocessor", {}).get("enabled", False))
+        self.intake_limits = intake_limits or IntakeLimits()
         with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
             try:
                 gb.find_assignment(assignment)
@@ -158,50 +166,97 @@ class _Grader:
                 raise RightsizeError(f"assignment {assignment!r} is not in the gradebook of {course_dir}: "
                                      "run `rightsize course build` first (assignments are named after "
                                      "solutions/NN-*.ipynb)") from None
+        self.references = load_references(course_dir, assignment)
+        source = Path(self.coursedir.format_path(self.coursedir.source_directory, ".", assignment))
+        if self.references.sources != sources_digest(sorted(source.glob("*.ipynb"))):
+            raise RightsizeError(f"the references of {assignment} were computed from other source notebooks: run "
+                                 "`rightsize course build` again before grading")
 
     # -- discovery ---------------------------------------------------------------------
     def submissions(self) -> dict[str, Path]:
-        cd = self.coursedir
-        pattern = re.compile(cd.format_path(cd.submitted_directory, "(?P<student>[^/]+)", self.assignment,
-                                            escape=True) + "$")
-        excluded = set(filter(None, cd.student_id_exclude.split(",")))
+        """Every ``submitted/<student>/<assignment>`` entry (links included: intake refuses them)."""
+        excluded = set(filter(None, self.coursedir.student_id_exclude.split(",")))
         found: dict[str, Path] = {}
-        for path in sorted(Path(cd.root).glob(os.path.relpath(
-                cd.format_path(cd.submitted_directory, "*", self.assignment), cd.root))):
-            match = pattern.match(str(path))
-            if path.is_dir() and match and match.group("student") not in excluded:
-                found[match.group("student")] = path
+        if not self.submitted_root.is_dir():
+            return found
+        for student in sorted(os.listdir(self.submitted_root)):
+            folder = self.submitted_root / student
+            if student in excluded or student.startswith(".") or not _STUDENT_ID.match(student):
+                continue
+            if not folder.is_symlink() and folder.is_dir() and os.path.lexists(folder / self.assignment):
+                found[student] = folder / self.assignment
+            elif folder.is_symlink():
+                found[student] = folder / self.assignment  # refused at intake, with the reason
         return found
 
     def autograded_dir(self, student: str) -> Path:
         return Path(self.coursedir.format_path(self.coursedir.autograded_directory, student, self.assignment))
 
-    # -- before execution ----------------------------------------------------------------
-    def prepare(self, student: str, folder: Path, fingerprint: str) -> tuple[_Pending, list[Job]]:
-        """nbgrader's bookkeeping and sanitize pass; returns the jobs to execute."""
-        import nbformat
-        from nbgrader.converters.base import NbGraderException
+    def _notebook_names(self) -> list[str]:
+        from nbgrader.api import Gradebook
 
-        pending = _Pending(SubmissionOutcome(student, self.assignment), fingerprint)
+        with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
+            return [nb.name for nb in gb.find_assignment(self.assignment).notebooks]
+
+    def stage(self, student: str, folder: Path, scratch: Path) -> tuple[Path, Intake]:
+        """A safe copy of the submission (regular files only) in ``scratch``, and what was refused."""
+        staged_root = scratch / "staged"
+        staged = staged_root / student / self.assignment
+        if folder.parent.is_symlink():
+            staged.mkdir(parents=True)
+            return staged_root, Intake(refused=[Refusal(".", "the student's folder is a symbolic link")],
+                                       fingerprint="refused:link")
+        intake = stage(folder, staged, self.intake_limits, first=[f"{n}.ipynb" for n in self._notebook_names()])
+        timestamp = staged / "timestamp.txt"
+        if timestamp.is_file():
+            try:
+                from nbgrader.utils import parse_utc
+
+                parse_utc(timestamp.read_text(encoding="utf-8", errors="replace").strip()[:100])
+            except (ValueError, OverflowError):
+                timestamp.unlink()
+                intake.refused.append(Refusal("timestamp.txt", "not a readable time: no submission time recorded"))
+        return staged_root, intake
+
+    # -- before execution ----------------------------------------------------------------
+    def prepare(self, student: str, staged_root: Path, intake: Intake) -> tuple[_Pending, list[Job]]:
+        """nbgrader's bookkeeping and sanitize pass on the staged copy; returns the jobs to execute."""
+        pending = _Pending(SubmissionOutcome(student, self.assignment), intake.fingerprint)
+        pending.notes += [f"not taken: {r}" for r in intake.refused]
         dest = self.autograded_dir(student)
         if dest.exists():
             _force_rmtree(dest)
         converter = self.converter
         converter._sanitizing = True
-        converter.notebooks = sorted(str(p) for p in folder.glob("*.ipynb"))
+        original = self.coursedir.submitted_directory
+        self.coursedir.submitted_directory = str(staged_root)  # nbgrader reads the staged copy only
+        try:
+            return self._prepare(pending, staged_root, intake, dest)
+        finally:
+            self.coursedir.submitted_directory = original
+
+    def _prepare(self, pending: _Pending, staged_root: Path, intake: Intake, dest: Path
+                 ) -> tuple[_Pending, list[Job]]:
+        import nbformat
+        from nbgrader.converters.base import NbGraderException
+
+        student, converter = pending.outcome.student, self.converter
+        staged = Path(self.coursedir.format_path(self.coursedir.submitted_directory, student, self.assignment))
+        converter.notebooks = sorted(str(p) for p in staged.glob("*.ipynb"))
         known = self._notebook_names()
         try:
             converter.init_assignment(self.assignment, student)
         except NbGraderException:
             # nothing of the assignment was submitted: zero every notebook
             for name in known:
-                self._zero(student, name, "no notebook of this name was submitted")
-                pending.outcome.notebooks[name] = NotebookOutcome(name, "missing", "not submitted")
+                reason = self._missing_reason(intake, name)
+                self._zero(student, name, reason)
+                pending.outcome.notebooks[name] = NotebookOutcome(name, "missing", reason)
             return pending, []
         submitted = {Path(p).stem for p in converter.notebooks}
         for name in known:
             if name not in submitted:  # nbgrader already scored it 0
-                pending.outcome.notebooks[name] = NotebookOutcome(name, "missing", "not submitted")
+                pending.outcome.notebooks[name] = NotebookOutcome(name, "missing", self._missing_reason(intake, name))
         jobs = []
         for path in converter.notebooks:
             name = Path(path).stem
@@ -212,6 +267,10 @@ class _Grader:
                 self._zero(student, name, reason)
                 pending.outcome.notebooks[name] = NotebookOutcome(name, "invalid", reason)
                 continue
+            spec = self.references.notebooks.get(name)
+            if spec is None:
+                continue
+            pending.notes += resolve_duplicates(nb, spec.order)
             resources = converter.init_single_notebook_resources(path)
             try:
                 for preprocessor in map(_resolve, converter.sanitize_preprocessors):
@@ -222,18 +281,17 @@ class _Grader:
                 pending.outcome.notebooks[name] = NotebookOutcome(name, "invalid", reason)
                 continue
             _ensure_cell_ids(nb)
-            cells = [{"index": i, "source": cell.source} for i, cell in enumerate(nb.cells)
-                     if cell.cell_type == "code"]
+            cells, drivers = plan_notebook(nb, spec.cells)
             pending.notebooks[name] = (nb, resources)
-            jobs.append(Job(student, name, dest, cells, self.timeout))
+            jobs.append(Job(student, name, dest, cells, self.timeout, drivers,
+                            {"observations_mime": MIME_TYPE}))
         pending.waiting = len(jobs)
         return pending, jobs
 
-    def _notebook_names(self) -> list[str]:
-        from nbgrader.api import Gradebook
-
-        with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
-            return [nb.name for nb in gb.find_assignment(self.assignment).notebooks]
+    @staticmethod
+    def _missing_reason(intake: Intake, name: str) -> str:
+        refusal = intake.refused_notebook(f"{name}.ipynb")
+        return f"{name}.ipynb was refused: {refusal.reason}" if refusal else "not submitted"
 
     def _zero(self, student: str, notebook: str, reason: str) -> None:
         from nbgrader.api import Gradebook, MissingEntry
@@ -256,6 +314,35 @@ class _Grader:
             gb.db.commit()
 
     # -- after execution -----------------------------------------------------------------
+    def rerun(self, pending: _Pending, result: JobResult) -> Job | None:
+        """A new run of the notebook without the cell (or probe) that stopped the kernel, if worth one.
+
+        A kernel that dies or ignores a timeout interrupt would otherwise cost the student every
+        exercise graded after it (the probes run last). The culprit scores what it scores (its
+        own exercise, usually nothing); the rest of the notebook gets a fair run.
+        """
+        job = result.job
+        reruns = int(job.extra.get("reruns", 0))
+        if not result.started or not result.stop_reason or reruns >= MAX_RERUNS:
+            return None
+        index = result.stop_index
+        if index is None:
+            index = next((c["index"] for c in job.cells if c["index"] not in result.records), None)
+        reason = f"{result.stop_reason}; it was left out when the notebook ran again"
+        pending.notes.append(f"{job.notebook}: " + (f"cell {index + 1}: " if index is not None else "hidden checks: ")
+                             + reason)
+        if index is not None:
+            pending.skipped_cells.setdefault(job.notebook, {})[index] = reason
+            cells, drivers = [c for c in job.cells if c["index"] != index], job.drivers
+        else:
+            culprit = next((d["id"] for d in job.drivers if d["id"] not in result.drivers), None)
+            if culprit is None:
+                return None
+            pending.skipped_drivers.setdefault(job.notebook, {})[culprit] = "the hidden checks stopped the kernel"
+            cells, drivers = job.cells, [d for d in job.drivers if d["id"] != culprit]
+        return Job(job.student, job.notebook, job.files_dir, cells, job.timeout, drivers,
+                   {**job.extra, "reruns": reruns + 1})
+
     def finish_notebook(self, pending: _Pending, result: JobResult) -> None:
         import nbformat
         from nbconvert.preprocessors import ExecutePreprocessor
@@ -270,7 +357,10 @@ class _Grader:
             outcome.notebooks[name] = NotebookOutcome(name, "error", result.infra_error)
             return
         try:
-            self._apply(nb, result)
+            self._apply(nb, result, pending.skipped_cells.get(name, {}))
+            self._score(nb, name, result, pending.skipped_drivers.get(name, {}))
+            if pending.notes:
+                nb.cells.insert(0, _notes_cell(pending.notes))
             for preprocessor in map(_resolve, self.converter.autograde_preprocessors):
                 # execution happened in the sandbox; the cell metadata was checked when sanitizing
                 # and nothing since can change it (unless ClearMetadataPreprocessor is on)
@@ -281,51 +371,79 @@ class _Grader:
             dest = self.autograded_dir(outcome.student)
             dest.mkdir(parents=True, exist_ok=True)
             target = dest / f"{name}.ipynb"
-            if target.exists():
+            if target.exists() or target.is_symlink():
                 target.unlink()
             nbformat.write(nb, str(target))  # type: ignore[no-untyped-call]
-            note = result.stop_reason
-            outcome.notebooks[name] = NotebookOutcome(name, "graded", note)
+            outcome.notebooks[name] = NotebookOutcome(name, "graded", result.stop_reason)
         except Exception as exc:
             reason = f"grading failed ({type(exc).__name__}: {_short(exc)})"
             self._zero(outcome.student, name, reason)
             outcome.notebooks[name] = NotebookOutcome(name, "invalid", reason)
 
-    def _apply(self, nb: Any, result: JobResult) -> None:
-        """Paste the sandbox's outputs onto the parent's own copy of the notebook."""
+    def _apply(self, nb: Any, result: JobResult, skipped: dict[int, str]) -> None:
+        """Paste the sandbox's outputs onto the parent's own copy of the notebook (tests cells aside)."""
         from nbformat import from_dict
-        from nbformat.v4 import new_output
-
-        def error(ename: str, evalue: str, traceback: list[str] | None = None) -> Any:
-            return new_output("error", ename=ename, evalue=evalue,  # type: ignore[no-untyped-call]
-                              traceback=traceback or [f"{ename}: {evalue}"])
 
         stop = result.stop_reason or "the notebook stopped before this cell ran"
         for index, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
+            if index in skipped:
+                cell.outputs = [from_dict(_error_output("KernelStopped", skipped[index]))]  # type: ignore[no-untyped-call]
+                cell.execution_count = None
+                continue
             record = result.records.get(index)
+            if is_tests_cell(cell):
+                # a tests cell shows only what its visible checks printed; its score is the grader's
+                kept = [o for o in (record or {}).get("outputs", []) if _shown_in_tests_cell(o)]
+                cell.outputs = [from_dict(_plain_output(o)) for o in kept]  # type: ignore[no-untyped-call]
+                cell.execution_count = (record or {}).get("execution_count")
+                continue
             if record is None:
-                cell.outputs = [error("NotExecuted", stop)]
+                cell.outputs = [from_dict(_error_output("NotExecuted", stop))]  # type: ignore[no-untyped-call]
                 cell.execution_count = None
                 continue
             outputs = [from_dict(o) for o in record.get("outputs", [])  # type: ignore[no-untyped-call]
-                       if isinstance(o, dict) and "output_type" in o]
-            if record.get("timed_out"):
-                timeout_error = {"output_type": "error", **self.timeout_error}
-                outputs.append(from_dict(timeout_error))  # type: ignore[no-untyped-call]
+                       if isinstance(o, dict) and o.get("output_type") in _OUTPUT_TYPES]
             status = record.get("status")
-            if status == "error":
-                ename = str(record.get("ename", "Error"))
-                if not any(o.output_type == "error" and o.get("ename") == ename for o in outputs):
-                    outputs.append(error(ename, str(record.get("evalue", "")),
-                                         list(record.get("traceback") or []) or None))
-            elif status == "unresponsive" and not record.get("timed_out"):
-                outputs.append(error("CellTimeoutError", stop))
+            if record.get("timed_out"):
+                outputs.append(from_dict(_error_output("CellTimeoutError",  # type: ignore[no-untyped-call]
+                                                       f"the cell ran longer than {self.timeout:g} s")))
+            elif status == "unresponsive":
+                outputs.append(from_dict(_error_output("CellTimeoutError", stop)))  # type: ignore[no-untyped-call]
             elif status in ("dead", "no-reply"):
-                outputs.append(error("KernelDied", stop))
+                outputs.append(from_dict(_error_output("KernelDied", stop)))  # type: ignore[no-untyped-call]
             cell.outputs = outputs
-            cell.execution_count = record.get("execution_count")
+            ecount = record.get("execution_count")
+            cell.execution_count = ecount if type(ecount) is int else None
+
+    def _score(self, nb: Any, name: str, result: JobResult, skipped: dict[str, str]) -> None:
+        """Decide every tests cell's score here, from the answer cells' text and the probes' observations."""
+        from nbformat import from_dict
+
+        specs = self.references.notebooks[name].cells
+        for cell in nb.cells:
+            if not is_tests_cell(cell):
+                continue
+            gid = str(cell.metadata["nbgrader"].get("grade_id"))
+            spec = specs.get(gid)
+            if spec is None:
+                continue
+            if spec.kind == "literal":
+                score = score_literal(nb, spec)
+            else:
+                event = result.drivers.get(gid)
+                problem = ""
+                if gid in skipped:
+                    problem = skipped[gid]
+                elif event is None:
+                    problem = result.stop_reason or "the hidden checks did not run"
+                elif event.get("timed_out"):
+                    problem = f"the hidden checks ran longer than {self.timeout:g} s and were stopped"
+                observations, well_formed = parse_payload((event or {}).get("payload"), gid)
+                score = score_probes(spec, observations, well_formed or event is None, problem)
+            cell.outputs += [from_dict(o) for o in verdict_outputs(score, spec.partial)]  # type: ignore[no-untyped-call]
+            cell.metadata["rightsize"] = {"graded": True}
 
     def finish_submission(self, pending: _Pending) -> SubmissionOutcome:
         from nbgrader.api import Gradebook, MissingEntry
@@ -349,10 +467,80 @@ class _Grader:
             except MissingEntry:
                 pass
         bad = [nb for nb in outcome.notebooks.values() if nb.status in ("invalid", "missing")]
-        notes = [f"{nb.name}: {nb.reason}" for nb in outcome.notebooks.values() if nb.reason]
+        notes = [f"{nb.name}: {nb.reason}" for nb in outcome.notebooks.values() if nb.reason] + pending.notes
         outcome.reason = "; ".join(notes)
         outcome.status = "invalid" if bad and len(bad) == len(outcome.notebooks) else "graded"
         return outcome
+
+
+_OUTPUT_TYPES = ("stream", "display_data", "execute_result", "error")
+_STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")
+
+
+def _shown_in_tests_cell(output: Any) -> bool:
+    """Visible-check output worth showing that cannot sway nbgrader's scoring (no errors, no results)."""
+    if not isinstance(output, dict):
+        return False
+    if output.get("output_type") == "stream":
+        return output.get("name") == "stdout"
+    return output.get("output_type") == "display_data" and isinstance(output.get("data"), dict)
+
+
+def _plain_output(output: dict[str, Any]) -> dict[str, Any]:
+    if output["output_type"] == "stream":
+        return {"output_type": "stream", "name": "stdout", "text": str(output.get("text", ""))}
+    return {"output_type": "display_data", "data": output["data"], "metadata": {}}
+
+
+def _error_output(ename: str, evalue: str) -> dict[str, Any]:
+    return {"output_type": "error", "ename": ename, "evalue": evalue, "traceback": [f"{ename}: {evalue}"]}
+
+
+def _notes_cell(notes: list[str]) -> Any:
+    from nbformat.v4 import new_markdown_cell
+
+    items = "\n".join(f"- {html.escape(note)}" for note in notes[:50])
+    more = f"\n- ... and {len(notes) - 50} more" if len(notes) > 50 else ""
+    return new_markdown_cell(f"**Notes from the autograder**\n\n{items}{more}")  # type: ignore[no-untyped-call]
+
+
+def resolve_duplicates(nb: Any, released: list[str]) -> list[str]:
+    """Keep one cell per grade id, the one in its released position; strip nbgrader metadata from copies.
+
+    Jupyter copies a cell's nbgrader metadata with the cell, so a student who pasted a tests cell
+    twice holds two cells with one grade id. The one whose neighbouring graded cells match the
+    release counts (ties: the first); the others become ordinary cells. Returns a note per copy.
+    """
+    def gid(cell: Any) -> str | None:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        return str(meta["grade_id"]) if isinstance(meta, dict) and meta.get("grade_id") else None
+
+    positions: dict[str, list[int]] = {}
+    for index, cell in enumerate(nb.cells):
+        key = gid(cell)
+        if key is not None:
+            positions.setdefault(key, []).append(index)
+    notes = []
+    where = {key: i for i, key in enumerate(released)}
+    for key, found in positions.items():
+        if len(found) < 2:
+            continue
+        at = where.get(key)
+        before = released[at - 1] if at not in (None, 0) else None
+        after = released[at + 1] if at is not None and at + 1 < len(released) else None
+
+        def neighbours(index: int) -> int:
+            prev = next((gid(nb.cells[j]) for j in range(index - 1, -1, -1) if gid(nb.cells[j])), None)
+            nxt = next((gid(nb.cells[j]) for j in range(index + 1, len(nb.cells)) if gid(nb.cells[j])), None)
+            return int(prev == before) + int(nxt == after)
+
+        keep = max(found, key=lambda i: (neighbours(i), -i))
+        for index in found:
+            if index != keep:
+                nb.cells[index].metadata.pop("nbgrader", None)
+                notes.append(f"cell {index + 1} is a copy of the graded cell '{key}' and was ignored "
+                             f"(the cell in its original place, cell {keep + 1}, counts)")
+    return notes
 
 
 def _resolve(preprocessor: Any) -> Any:
@@ -365,19 +553,22 @@ def _resolve(preprocessor: Any) -> Any:
 
 
 def _ensure_cell_ids(nb: Any) -> None:
-    """Cells nbgrader put back (deleted tests cells) have no id; give them their grade id."""
+    """Every cell gets a unique id: restored tests cells have none, pasted cells may repeat one."""
     if (nb.get("nbformat"), nb.get("nbformat_minor", 0)) < (4, 5):
         return
-    seen = {cell.get("id") for cell in nb.cells}
+    seen: set[str] = set()
     for index, cell in enumerate(nb.cells):
-        if not cell.get("id"):
-            base = str(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"cell-{index}")[:56]
-            candidate, n = base, 0
-            while candidate in seen:
-                n += 1
-                candidate = f"{base}-{n}"
-            cell["id"] = candidate
-            seen.add(candidate)
+        if cell.get("id") and cell["id"] not in seen:
+            seen.add(cell["id"])
+            continue
+        # no id (a restored tests cell) or a pasted cell's repeated one
+        base = str(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"cell-{index}")[:56]
+        candidate, n = base, 0
+        while candidate in seen:
+            n += 1
+            candidate = f"{base}-{n}"
+        cell["id"] = candidate
+        seen.add(candidate)
 
 
 def recordings_folder(explicit: Path | None = None) -> Path | None:
@@ -426,6 +617,8 @@ def autograde(
     prewarm: bool = True,
     verbose: bool = False,
     progress: Callable[[SubmissionOutcome], None] | None = None,
+    scheduler: str | None = None,
+    intake_limits: IntakeLimits | None = None,
 ) -> list[SubmissionOutcome]:
     """Grade every submission of ``assignment`` (see the module docstring); returns one outcome each.
 
@@ -433,7 +626,8 @@ def autograde(
     forces ``"bwrap"``, ``"unshare"`` or ``"none"`` (the last needs ``unsafe=True``).
     ``recordings`` (default: ``$RIGHTSIZE_RECORDINGS``) is a folder of recorded model answers
     mounted read-only for the lessons' model calls. Already graded, unchanged submissions are
-    skipped (``skipped`` outcomes) unless ``force``.
+    skipped (``skipped`` outcomes) unless ``force``. ``scheduler`` is the address of a Dask
+    scheduler whose workers run the sandboxes; ``intake_limits`` caps what a submission may bring.
     """
     from ._nbgrader import require_nbgrader
 
@@ -446,7 +640,7 @@ def autograde(
         return _autograde(assignment, course_dir, workers=workers, timeout=timeout, force=force,
                           students=students, unsafe=unsafe, sandbox=sandbox, limits=limits,
                           recordings=recordings, hide=hide, prewarm=prewarm, verbose=verbose,
-                          progress=progress)
+                          progress=progress, scheduler=scheduler, intake_limits=intake_limits)
 
 
 def _autograde(
@@ -465,62 +659,63 @@ def _autograde(
     prewarm: bool,
     verbose: bool,
     progress: Callable[[SubmissionOutcome], None] | None,
+    scheduler: str | None = None,
+    intake_limits: IntakeLimits | None = None,
 ) -> list[SubmissionOutcome]:
     tools_on_path()
     if workers < 1:
         raise RightsizeError(f"--workers must be at least 1, not {workers}")
     course_dir = (course_dir or default_course_dir()).resolve()
-    grader = _Grader(course_dir, assignment, timeout, verbose)
+    grader = _Grader(course_dir, assignment, timeout, verbose, intake_limits)
     found = grader.submissions()
     if students is not None:
         wanted = set(students)
         unknown = wanted - set(found)
         if unknown:
             raise RightsizeError(f"no submission of {assignment} from {', '.join(sorted(unknown))} in "
-                                 f"{Path(grader.coursedir.root) / grader.coursedir.submitted_directory}")
+                                 f"{grader.submitted_root}")
         found = {s: p for s, p in found.items() if s in wanted}
     statuses = read_statuses(course_dir, assignment)
     outcomes: dict[str, SubmissionOutcome] = {}
-    todo: deque[tuple[str, Path, str]] = deque()
-    for student, folder in found.items():
-        fingerprint = _fingerprint(folder)
-        old = statuses.get(student)
-        if (not force and old and old.get("fingerprint") == fingerprint
-                and old.get("status") in ("graded", "invalid")):
-            outcomes[student] = SubmissionOutcome(student, assignment, "skipped", "already graded",
-                                                  float(old.get("score", 0)), float(old.get("max_score", 0)))
-            continue
-        todo.append((student, folder, fingerprint))
-    if not todo:
-        return [outcomes[s] for s in sorted(outcomes)]
-
-    mode = detect_mode(unsafe=unsafe, prefer=sandbox)
-    recordings = recordings_folder(recordings)
-    hidden = [course_dir, *hide]
-    if os.environ.get("RIGHTSIZE_QUIZ_DIR"):
-        hidden.append(Path(os.environ["RIGHTSIZE_QUIZ_DIR"]))
-    try:  # the repository's solutions and quiz bank hold the answers
-        repo = find_repo_root(course_dir)
-        hidden += [repo / "solutions", repo / "quizzes"]
-    except RightsizeError:
-        pass
-    box = Sandbox(mode=mode, hide=hidden, limits=limits or Limits(), recordings=recordings)
-    pool = Pool(box, workers, prewarm)
+    todo: deque[tuple[str, Path]] = deque(found.items())
+    pool: Any = None
+    box: Sandbox | None = None
+    mode = ""
     pending: dict[str, _Pending] = {}
     outstanding = 0
+    scratch = Path(tempfile.mkdtemp(prefix="rightsize-intake-"))
+    os.chmod(scratch, 0o700)
+
+    def report(outcome: SubmissionOutcome) -> None:
+        outcomes[outcome.student] = outcome
+        if progress:
+            progress(outcome)
+
     try:
         while todo or outstanding:
-            while todo and pool.jobs.qsize() < workers:
-                student, folder, fingerprint = todo.popleft()
+            while todo and (pool is None or pool.jobs.qsize() < workers):
+                student, folder = todo.popleft()
+                staging = scratch / student
                 try:
-                    item, jobs = grader.prepare(student, folder, fingerprint)
-                except Exception as exc:  # a broken submission never stops the batch
-                    outcome = SubmissionOutcome(student, assignment, "error",
-                                                f"could not prepare: {type(exc).__name__}: {_short(exc)}")
-                    outcomes[student] = outcome
-                    if progress:
-                        progress(outcome)
-                    continue
+                    staged_root, intake = grader.stage(student, folder, staging)
+                    old = statuses.get(student)
+                    if (not force and old and old.get("fingerprint") == intake.fingerprint
+                            and old.get("status") in ("graded", "invalid")):
+                        report(SubmissionOutcome(student, assignment, "skipped", "already graded",
+                                                 float(old.get("score", 0)), float(old.get("max_score", 0))))
+                        continue
+                    if pool is None:  # the first submission to grade: no sandbox is a batch error
+                        mode = detect_mode(unsafe=unsafe, prefer=sandbox)
+                        box = _sandbox(course_dir, mode, hide, limits, recordings)
+                        pool = _make_pool(box, workers, prewarm, scheduler)
+                    try:
+                        item, jobs = grader.prepare(student, staged_root, intake)
+                    except Exception as exc:  # a broken submission never stops the batch
+                        report(SubmissionOutcome(student, assignment, "error",
+                                                 f"could not prepare: {type(exc).__name__}: {_short(exc)}"))
+                        continue
+                finally:
+                    shutil.rmtree(staging, ignore_errors=True)
                 if not jobs:
                     _finish(grader, item, outcomes, course_dir, mode, progress)
                     continue
@@ -528,6 +723,8 @@ def _autograde(
                 for job in jobs:
                     pool.jobs.put(job)
                     outstanding += 1
+            if pool is None:
+                break
             if not todo:
                 pool.more_coming.clear()
             try:
@@ -536,6 +733,11 @@ def _autograde(
                 continue
             outstanding -= 1
             item = pending[result.job.student]
+            again = grader.rerun(item, result)
+            if again is not None:
+                pool.jobs.put(again)
+                outstanding += 1
+                continue
             item.waiting -= 1
             try:
                 grader.finish_notebook(item, result)
@@ -546,15 +748,43 @@ def _autograde(
                 if item.waiting == 0:
                     outcome = item.outcome
                     outcome.status, outcome.reason = "error", "; ".join(item.infra_errors)
-                    outcomes[outcome.student] = outcome
-                    if progress:
-                        progress(outcome)
+                    report(outcome)
             if item.waiting == 0:
                 del pending[result.job.student]
     finally:
-        pool.close()
-        box.close()
+        if pool is not None:
+            pool.close()
+        if box is not None:
+            box.close()
+        shutil.rmtree(scratch, ignore_errors=True)
     return [outcomes[s] for s in sorted(outcomes)]
+
+
+def hidden_paths(course_dir: Path, hide: Iterable[Path] = ()) -> list[Path]:
+    """What no sandbox may see: the course folder, the solutions, the quiz bank (public or private)."""
+    hidden = [course_dir, *hide]
+    if os.environ.get("RIGHTSIZE_QUIZ_DIR"):
+        hidden.append(Path(os.environ["RIGHTSIZE_QUIZ_DIR"]))
+    try:  # the repository's solutions and quiz bank hold the answers
+        repo = find_repo_root(course_dir)
+        hidden += [repo / "solutions", repo / "quizzes"]
+    except RightsizeError:
+        pass
+    return hidden
+
+
+def _sandbox(course_dir: Path, mode: str, hide: Iterable[Path], limits: Limits | None,
+             recordings: Path | None) -> Sandbox:
+    return Sandbox(mode=mode, hide=hidden_paths(course_dir, hide), limits=limits or Limits(),
+                   recordings=recordings_folder(recordings))
+
+
+def _make_pool(box: Sandbox, workers: int, prewarm: bool, scheduler: str | None) -> Any:
+    if scheduler:
+        from ._dask import DaskPool
+
+        return DaskPool(box, scheduler)
+    return Pool(box, workers, prewarm)
 
 
 def _finish(grader: _Grader, item: _Pending, outcomes: dict[str, SubmissionOutcome], course_dir: Path,

@@ -10,7 +10,11 @@ the assignment is named after the file, e.g. ``02-profiling-one-request``):
    assignment and ``<course>/release/<assignment>/`` gets the student version;
 3. copy the student version to ``lessons/``, normalized (no outputs, no volatile metadata), so a
    rebuild gives byte-identical files and :func:`check_lessons_fresh` can tell when the committed
-   ``lessons/`` fall behind their sources.
+   ``lessons/`` fall behind their sources;
+4. compute the references the grader compares submissions with
+   (:func:`rightsize.course.references.build_references`): each solution runs once under grading
+   conditions, in the sandbox, and what its hidden probes observe is kept in the course folder.
+   Reused while the sources and the course package are unchanged.
 """
 
 from __future__ import annotations
@@ -46,11 +50,12 @@ _KEEP_CELL_METADATA = ("nbgrader", "deletable", "editable", "tags", "slideshow")
 
 @dataclass
 class BuildReport:
-    """What a build produced."""
+    """What a build produced (``referenced``: assignments whose references were recomputed)."""
 
     course_dir: Path
     assignments: list[str] = field(default_factory=list)
     lessons: list[Path] = field(default_factory=list)
+    referenced: list[str] = field(default_factory=list)
 
 
 def solution_notebooks(solutions_dir: Path) -> list[Path]:
@@ -179,8 +184,15 @@ def build_course(
     *,
     solutions_dir: Path | None = None,
     verbose: bool = False,
+    references: bool = True,
+    recordings: Path | None = None,
+    workers: int = 2,
 ) -> BuildReport:
-    """Build the nbgrader course and the student notebooks (see the module docstring)."""
+    """Build the nbgrader course and the student notebooks (see the module docstring).
+
+    ``references=False`` skips step 4 (enough to check ``lessons/``; grading needs it).
+    ``recordings`` is the folder of recorded model answers the solutions replay, as in grading.
+    """
     require_nbgrader()
     tools_on_path()
     repo_root = (repo_root or find_repo_root()).resolve()
@@ -193,7 +205,23 @@ def build_course(
         quiz_dir = repo_root / "quizzes"
     _warm_matplotlib_cache()
     with shared_gradebook_engine():
-        return _build(repo_root, course_dir, quiz_dir, lessons_dir, solutions_dir, verbose)
+        report = _build(repo_root, course_dir, quiz_dir, lessons_dir, solutions_dir, verbose)
+    if references and report.assignments:
+        report.referenced = _references(course_dir, report.assignments, recordings, workers)
+    return report
+
+
+def _references(course_dir: Path, assignments: list[str], recordings: Path | None, workers: int) -> list[str]:
+    """Run the solutions in a sandbox like a submission (no sandbox here: in a plain process; they are trusted)."""
+    from .autograde import _sandbox
+    from .references import build_references
+    from .sandbox import Limits, detect_mode
+
+    box = _sandbox(course_dir, detect_mode(unsafe=True), (), Limits(), recordings)
+    try:
+        return build_references(course_dir, assignments, sandbox=box, workers=workers)
+    finally:
+        box.close()
 
 
 def _warm_matplotlib_cache() -> None:
@@ -273,7 +301,7 @@ def check_lessons_fresh(
         return problems
     with tempfile.TemporaryDirectory(prefix="rightsize-build-check-") as tmp:
         fresh_dir = Path(tmp) / "lessons"
-        build_course(repo_root, Path(tmp) / "course", quiz_dir, fresh_dir)
+        build_course(repo_root, Path(tmp) / "course", quiz_dir, fresh_dir, references=False)
         for source in sources:
             fresh = normalize_notebook(json.loads((fresh_dir / source.name).read_text(encoding="utf-8")))
             committed_path = lessons_dir / source.name

@@ -39,6 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                        help="the quiz bank (default: RIGHTSIZE_QUIZ_DIR, else the repository's quizzes/)")
     build.add_argument("--lessons-dir", type=Path, metavar="DIR",
                        help="where the student notebooks go (default: lessons/)")
+    build.add_argument("--recordings", type=Path, metavar="DIR",
+                       help="recorded model answers the solutions replay while their references are computed "
+                            "(default: as for autograde)")
     build.set_defaults(handler=build_command)
 
     check = commands.add_parser("check-lessons", help="fail if lessons/ is stale against solutions/ and quizzes/")
@@ -56,6 +59,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     common(collect)
     collect.add_argument("assignment", help="the assignment, e.g. 02-profiling-one-request")
     collect.add_argument("folder", type=Path, help="a folder of <student>/ folders or <student>.ipynb files")
+    collect.add_argument("--timestamp", metavar="ISO",
+                         help="the submission time to record, e.g. 2026-12-01T17:00:00+00:00 (default: now); "
+                              "file modification times are never used")
     collect.set_defaults(handler=collect_command)
 
     grade = commands.add_parser("autograde", help="grade every submission of an assignment in sandboxes")
@@ -70,10 +76,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                        help="force one sandbox (default: bwrap, else unshare as root)")
     grade.add_argument("--unsafe-no-sandbox", action="store_true",
                        help="allow grading without isolation when no sandbox works (trusted code only)")
-    grade.add_argument("--memory-mb", type=int, default=4096, help="address space per process (default 4096)")
+    grade.add_argument("--memory-mb", type=int, default=4096,
+                       help="memory of each sandbox, all its processes together (default 4096)")
     grade.add_argument("--cpu-seconds", type=int, default=300, help="CPU seconds per process (default 300)")
     grade.add_argument("--recordings", type=Path, metavar="DIR",
                        help="recorded model answers, mounted read-only (default: RIGHTSIZE_RECORDINGS)")
+    grade.add_argument("--wall-seconds", type=float, default=600,
+                       help="wall-clock seconds one notebook may take in all, enforced from outside (default 600)")
+    grade.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run the sandboxes on the workers of this Dask scheduler (tcp://host:8786)")
     grade.set_defaults(handler=autograde_command)
 
     export = commands.add_parser("export", help="per-question grades and totals as CSV")
@@ -96,9 +107,10 @@ def build_command(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     report = build_course(course_dir=args.course_dir, quiz_dir=args.quiz_dir, lessons_dir=args.lessons_dir,
-                          verbose=args.verbose)
+                          verbose=args.verbose, recordings=args.recordings)
     for assignment, lesson in zip(report.assignments, report.lessons):
-        print(f"  {assignment}: source, release and {lesson}")
+        fresh = "references computed" if assignment in report.referenced else "references unchanged"
+        print(f"  {assignment}: source, release, {lesson} ({fresh})")
     if not report.assignments:
         print("  no solutions/NN-*.ipynb yet: nothing to build")
     print(f"course built in {report.course_dir} ({time.monotonic() - started:.1f} s)")
@@ -150,8 +162,24 @@ def collect_command(args: argparse.Namespace) -> int:
     fast_imports()
     from .collect import collect_submissions
 
-    students = collect_submissions(args.assignment, args.folder, args.course_dir)
-    print(f"collected {len(students)} submission(s) of {args.assignment}: {', '.join(students) or 'none'}")
+    import datetime as dt
+
+    when = None
+    if args.timestamp:
+        try:
+            when = dt.datetime.fromisoformat(args.timestamp)
+        except ValueError:
+            print(f"--timestamp {args.timestamp!r} is not an ISO time such as 2026-12-01T17:00:00+00:00",
+                  file=sys.stderr)
+            return 2
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.timezone.utc)
+    report = collect_submissions(args.assignment, args.folder, args.course_dir, timestamp=when)
+    for student, refused in sorted(report.refused.items()):
+        for refusal in refused:
+            print(f"  {student}: not taken: {refusal}")
+    print(f"collected {len(report.students)} submission(s) of {args.assignment}: "
+          f"{', '.join(report.students) or 'none'}")
     return 0
 
 
@@ -170,11 +198,11 @@ def autograde_command(args: argparse.Namespace) -> int:
             line += f"  ({outcome.reason[:160]})"
         print(line, flush=True)
 
-    limits = Limits(cpu_seconds=args.cpu_seconds, memory_bytes=args.memory_mb << 20)
+    limits = Limits(cpu_seconds=args.cpu_seconds, memory_bytes=args.memory_mb << 20, wall_seconds=args.wall_seconds)
     outcomes = autograde(args.assignment, args.course_dir, workers=args.workers, timeout=args.timeout,
                          force=args.force, students=args.student, unsafe=args.unsafe_no_sandbox,
                          sandbox=args.sandbox, limits=limits, recordings=args.recordings,
-                         verbose=args.verbose, progress=show)
+                         verbose=args.verbose, progress=show, scheduler=args.scheduler)
     counts: dict[str, int] = {}
     for outcome in outcomes:
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
@@ -206,5 +234,7 @@ def feedback_command(args: argparse.Namespace) -> int:
     report = generate_feedback(args.assignment, args.course_dir, student=args.student, verbose=args.verbose)
     for note in report.notes:
         print(f"  {note}")
-    print(f"wrote {len(report.files)} feedback page(s), checked for hidden tests")
-    return 0
+    for problem in report.problems:
+        print(f"  {problem}", file=sys.stderr)
+    print(f"wrote {len(report.files)} feedback page(s), each checked for hidden tests and live markup")
+    return 1 if report.problems else 0

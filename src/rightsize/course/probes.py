@@ -34,13 +34,16 @@ import ast
 import datetime as _dt
 import json
 import math
+import os
 from collections.abc import Callable
 from typing import Any
 
 __all__ = [
     "MIME_TYPE",
     "compare",
+    "literal_answer",
     "parse_payload",
+    "partial_credit",
     "probe",
     "run_driver",
     "snapshot",
@@ -253,6 +256,8 @@ def probe(label: str, thunk: Callable[[], Any], /, *, expect: Any = _MISSING, **
     if _ACTIVE:
         _ACTIVE[-1].probe(label, thunk, expect=expect, **options)
         return None
+    if os.environ.get("NBGRADER_EXECUTION"):  # plain nbgrader would let the kernel grade itself
+        raise RuntimeError(_PLAIN_NBGRADER)
     value = thunk()
     if expect is not _MISSING:
         unknown = sorted(set(options) - set(OPTIONS))
@@ -261,6 +266,37 @@ def probe(label: str, thunk: Callable[[], Any], /, *, expect: Any = _MISSING, **
         if not compare(to_plain(expect), to_plain(value), **options):
             raise AssertionError(f"probe {label!r}: expected {expect!r}, got {value!r}")
     return value
+
+
+def literal_answer(answer_cell: str, variable: str, expect: str | list[str]) -> None:
+    """Grade a quiz question from the text of its answer cell, never by running it.
+
+    The hidden region of a quiz tests cell holds one such call. The build reads its arguments
+    (they must be literals); the grader reads the value assigned to ``variable`` in the cell
+    whose grade id is ``answer_cell`` as a literal, in its own process, and compares it with
+    ``expect`` (one letter, or a list of letters compared as a set). Run in Jupyter, it checks
+    the notebook's current value of ``variable``.
+    """
+    import sys
+
+    if os.environ.get("NBGRADER_EXECUTION") and not _ACTIVE:
+        raise RuntimeError(_PLAIN_NBGRADER)
+    value = sys._getframe(1).f_globals.get(variable)
+    ok = value == expect if isinstance(expect, str) else (
+        type(value) is list and sorted(value) == sorted(expect) and len(set(value)) == len(value))
+    if not ok:
+        raise AssertionError(f"{variable} is {value!r}, not the right answer")
+
+
+def partial_credit() -> None:
+    """Mark a tests cell as scored in proportion to the probes that pass (default: all or nothing).
+
+    A statement in the hidden region; the build reads it, and at run time it does nothing.
+    """
+
+
+_PLAIN_NBGRADER = ("these hidden checks are graded by `rightsize course autograde`, outside the student's "
+                   "kernel; plain `nbgrader autograde` cannot grade them (see autograder/README.md)")
 
 
 # ---------------------------------------------------------------------------------- kernel side

@@ -10,7 +10,10 @@ submission is executed by :mod:`rightsize.course._sandbox_worker` inside a sandb
 - writes only to private, size-capped tmpfs folders (its home, its work folder, ``/tmp``) that
   vanish with it;
 - runs as an unprivileged user when the grader is root (one uid per sandbox slot), with no new
-  privileges, and under limits on CPU seconds, address space, processes and file size.
+  privileges, and under limits on CPU seconds, address space, processes and file size;
+- counts all its processes together against one memory cap and one process cap, in a control
+  group of its own (:mod:`rightsize.course._cgroup`; where groups cannot be made, the per-process
+  limits remain and :attr:`Sandbox.whole_sandbox_limits` says so).
 
 Two ways to build it, tried in this order:
 
@@ -18,7 +21,8 @@ Two ways to build it, tried in this order:
               network namespaces; as root without a user namespace, otherwise with one.
 ``unshare``   util-linux ``unshare`` as root: network, mount, pid, ipc and uts namespaces; the
               worker hides the course folder, the solutions and the quiz bank under empty tmpfs
-              mounts before it drops root.
+              mounts, gives the sandbox its own ``/tmp``, ``/dev`` and ``/dev/shm``, and remounts
+              every other mount read-only before it drops root: no host path stays writable.
 
 Without either, grading refuses to start unless ``unsafe=True`` (``--unsafe-no-sandbox``), which
 only runs each submission in its own process and scratch folder.
@@ -42,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RightsizeError
+from . import _cgroup
 
 __all__ = ["Limits", "Sandbox", "SandboxError", "SandboxProcess", "detect_mode"]
 
@@ -66,6 +71,8 @@ class Limits:
     processes: int = 256
     file_bytes: int = 256 << 20
     tmpfs_bytes: int = 512 << 20
+    #: wall-clock seconds one submission may take in all, enforced from outside the sandbox
+    wall_seconds: float = 600.0
 
     def as_rlimits(self) -> dict[str, int]:
         return {"RLIMIT_CPU": self.cpu_seconds, "RLIMIT_AS": self.memory_bytes,
@@ -169,6 +176,12 @@ class Sandbox:
         hide = {os.path.realpath(p) for p in self.hide if p} | {str(self.scratch_root)}
         self._hide = sorted(hide)
         self._mpl_seed = _seed_matplotlib_cache(self.scratch_root / "matplotlib")
+        self._cgroups = _cgroup.detect() if self.mode != "none" else None
+
+    @property
+    def whole_sandbox_limits(self) -> bool:
+        """Whether memory and processes are capped for each sandbox as a whole (a cgroup each)."""
+        return self._cgroups is not None
 
     # -- environment -----------------------------------------------------------------
     def _kernel_env(self, home: str) -> dict[str, str]:
@@ -313,7 +326,15 @@ class Sandbox:
             setup["limits"].pop("RLIMIT_NPROC", None)  # would count the grader's own processes
             cmd = [self.python, "-I", str(WORKER), json.dumps(setup)]
             env = setup["kernel_env"]
-        return SandboxProcess(cmd, env, scratch, input_dir)
+        group = None
+        if self._cgroups is not None:
+            try:
+                group = self._cgroups.create(f"rightsize-{os.getpid()}-{n}", self.limits.memory_bytes,
+                                             self.limits.processes)
+            except OSError as exc:
+                raise SandboxError(f"could not make the sandbox's control group: {exc}") from exc
+            cmd = group.wrap(cmd)
+        return SandboxProcess(cmd, env, scratch, input_dir, group, self.limits.memory_bytes)
 
     def close(self) -> None:
         """Remove every scratch folder."""
@@ -366,9 +387,15 @@ def _force_rmtree(path: Path) -> None:
 class SandboxProcess:
     """One running sandbox: send it a job, read its result events, then dispose of it."""
 
-    def __init__(self, cmd: list[str], env: dict[str, str], scratch: Path, input_dir: Path) -> None:
+    #: the longest result line read from a sandbox (a probe payload is at most 2 MB of JSON)
+    MAX_LINE = 8 << 20
+
+    def __init__(self, cmd: list[str], env: dict[str, str], scratch: Path, input_dir: Path,
+                 group: _cgroup.SandboxGroup | None = None, memory_bytes: int = 0) -> None:
         self.scratch = scratch
         self.input_dir = input_dir
+        self.group = group
+        self.memory_bytes = memory_bytes
         self.started = time.monotonic()
         self._stderr = open(scratch / "stderr.log", "w+b")
         self.process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -380,14 +407,27 @@ class SandboxProcess:
 
     def _read(self) -> None:
         assert self.process.stdout is not None
-        for line in self.process.stdout:
+        while True:
+            line = self.process.stdout.readline(self.MAX_LINE)
+            if not line:
+                break
+            if not line.endswith(b"\n"):  # longer than any result line: drop the rest of it
+                while line and not line.endswith(b"\n"):
+                    line = self.process.stdout.readline(self.MAX_LINE)
+                continue
             try:
                 event = json.loads(line)
             except ValueError:
                 continue  # not ours: nothing but the worker writes here, but never trust a line
-            if isinstance(event, dict) and "event" in event:
+            if isinstance(event, dict) and isinstance(event.get("event"), str):
                 self._events.put(event)
         self._events.put(None)
+
+    def memory_note(self) -> str:
+        """Why the sandbox lost a process, when it ran out of memory."""
+        if self.group is not None and self.group.oom_killed():
+            return f" (the sandbox ran out of memory: its limit is {self.memory_bytes >> 20} MB for all its processes)"
+        return ""
 
     def stderr_tail(self, chars: int = 400) -> str:
         try:
@@ -417,16 +457,20 @@ class SandboxProcess:
         self.process.stdin.write((json.dumps(job) + "\n").encode())
         self.process.stdin.flush()
 
-    def events(self, deadline: float) -> Iterator[dict[str, Any]]:
-        """Result events until the worker finishes, exits, or the wall-clock deadline passes."""
+    def events(self, deadline: float, idle: float | None = None) -> Iterator[dict[str, Any]]:
+        """Result events until the worker finishes or exits, the wall-clock ``deadline`` passes, or
+        no event comes for ``idle`` seconds (a stopped or frozen worker: ``{"event": "idle"}``)."""
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 yield {"event": "deadline"}
                 return
             try:
-                event = self._events.get(timeout=remaining)
+                event = self._events.get(timeout=min(remaining, idle) if idle else remaining)
             except queue.Empty:
+                if idle and time.monotonic() < deadline:
+                    yield {"event": "idle"}
+                    return
                 continue
             if event is None:
                 yield {"event": "exited", "reason": self.stderr_tail()}
@@ -446,9 +490,13 @@ class SandboxProcess:
             os.killpg(self.process.pid, 9)
         except (ProcessLookupError, PermissionError):
             pass
+        if self.group is not None:
+            self.group.kill_all()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
+        if self.group is not None:
+            self.group.remove()
         self._stderr.close()
         _force_rmtree(self.scratch)

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         CODE_STUB,
         GRADED_QUIZ_MARKER,
         answer_key,
+        check_form,
         graded_cells,
         is_graded_quiz_marker,
         variable_name,
@@ -56,6 +57,7 @@ __all__ = [
     "Score",
     "answer_key",
     "check_bank",
+    "check_form",
     "graded_cells",
     "is_graded_quiz_marker",
     "load_bank",
@@ -69,7 +71,7 @@ __all__ = [
 ]
 
 _LAZY = {
-    "CODE_STUB": "graded", "GRADED_QUIZ_MARKER": "graded", "answer_key": "graded",
+    "CODE_STUB": "graded", "GRADED_QUIZ_MARKER": "graded", "answer_key": "graded", "check_form": "graded",
     "graded_cells": "graded", "is_graded_quiz_marker": "graded", "variable_name": "graded",
     "Feedback": "widget", "QuizWidget": "widget", "Score": "widget", "show": "widget",
 }

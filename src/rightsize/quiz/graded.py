@@ -15,8 +15,10 @@ instructor (source) form:
            ### END SOLUTION
        )
 
-3. a tests cell (``<qid>-test``, N points): visible checks of the answer's *form* with messages
-   that say what to fix, and the key only inside ``### BEGIN HIDDEN TESTS``.
+3. a tests cell (``<qid>-test``, N points): a visible check of the answer's *form*
+   (:func:`check_form`: one line, never an error) and, inside ``### BEGIN HIDDEN TESTS``, one
+   ``literal_answer(...)`` call holding the key. The autograder reads the answer from the answer
+   cell's text and scores it in its own process; it never runs these cells.
 
 The code stub (how the student cell reads). nbgrader replaces a solution region, line by line,
 with ``ClearSolutions.code_stub`` for the notebook's language; the default
@@ -32,17 +34,16 @@ with ``CODE_STUB = "None  # YOUR ANSWER HERE"``, and the released cell reads::
         None  # YOUR ANSWER HERE
     )
 
-It runs without error, sets the variable to ``None``, and its tests cell then fails the first
-visible check ("it is still None"): 0 points. The stub is also a valid statement, so other
+It runs without error, sets the variable to ``None``, and its check cell says "not done yet";
+the grader reads ``None``: 0 points. The stub is also a valid statement, so other
 exercise cells whose solution region is a function body still parse (they return ``None``
 instead of raising ``NotImplementedError``). Forgetting the setting fails loudly (a syntax error
 in every released answer cell), never silently. Nothing outside the solution region depends on
 the answer: every released answer cell is the same text apart from the question number and the
 variable name.
 
-The form checks use ``type(x) is str`` / ``type(x) is list``, never ``isinstance`` or ``==``
-alone: a ``str`` subclass whose ``__eq__`` always returns True scored full marks elsewhere
-(see /work/shared/NBGRADER.md).
+The grade never depends on this cell running: a ``str`` subclass whose ``__eq__`` always returns
+True, a patched ``type`` or an event hook cannot change what the grader reads from the text.
 '''
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ __all__ = [
     "GRADED_QUIZ_MARKER",
     "answer_key",
     "answer_source",
+    "check_form",
     "graded_cells",
     "is_graded_quiz_marker",
     "tests_source",
@@ -111,39 +113,43 @@ def answer_source(question: Question, number: int) -> str:
 
 
 def tests_source(question: Question, number: int) -> str:
-    """The tests cell: visible form checks with helpful messages, the key in hidden tests."""
+    """The tests cell: a visible check of the answer's form, and the key for the grader only.
+
+    The hidden region is one ``literal_answer(...)`` call: the autograder reads the answer from
+    the answer cell's text, in its own process, and never runs this cell (see
+    :mod:`rightsize.course.scoring`).
+    """
     var = variable_name(question.id)
-    hint = _form_hint(question)
-    valid = _quoted(question.letters)
-    q = f"Question {number}"
-    lines = [f"# Checks the form of your answer to question {number}; "
-             "whether it is right is graded when you submit.",
-             f"assert {var} is not None, '{q}: set {var} to {hint} (it is still None).'"]
-    if question.type == "single":
-        lines += [
-            f"assert type({var}) is str, '{q}: {var} must be {hint}, not a ' + type({var}).__name__ + '.'",
-            f"assert {var} in ({valid}), '{q}: {var} must be one of {valid} (lower case), not ' "
-            f"+ repr({var}) + '.'",
-        ]
-        hidden = f'assert type({var}) is str and {var} == "{_answer(question)}", "{q}: not the right answer."'
-    else:
-        key = _quoted(question.correct_letters)
-        lines += [
-            f"assert type({var}) is list, '{q}: {var} must be {hint}, not a ' + type({var}).__name__ + '.'",
-            f"assert len({var}) > 0, '{q}: pick at least one letter, for example [\"a\", \"c\"].'",
-            f"assert all(type(letter) is str for letter in {var}), "
-            f"'{q}: every item of {var} must be a letter in quotes, for example [\"a\", \"c\"].'",
-            f"assert all(letter in ({valid}) for letter in {var}), "
-            f"'{q}: every item of {var} must be one of {valid} (lower case), not ' + repr({var}) + '.'",
-            f"assert len(set({var})) == len({var}), '{q}: {var} lists a letter more than once.'",
-        ]
-        hidden = (f"assert type({var}) is list and sorted({var}) == [{key}], "
-                  f'"{q}: not the right set of answers."')
-    lines += [f"print('{q}: the form of your answer is fine; it is graded when you submit.')",
-              "### BEGIN HIDDEN TESTS",
-              hidden,
-              "### END HIDDEN TESTS"]
-    return "\n".join(lines)
+    letters = "".join(question.letters)
+    return "\n".join([
+        f"# Checks the form of your answer to question {number}; whether it is right is graded when you submit.",
+        "from rightsize.quiz import check_form",
+        f"check_form({number}, {var}, {question.type!r}, {letters!r})",
+        "### BEGIN HIDDEN TESTS",
+        f"literal_answer({question.id + '-answer'!r}, {var!r}, {_answer(question)!r})",
+        "### END HIDDEN TESTS",
+    ])
+
+
+def check_form(number: int, answer: object, kind: str, letters: str) -> None:
+    """The visible check of a graded quiz answer's form (one line of feedback, never an error)."""
+    from ..checks import checks
+
+    hint = 'one letter in quotes, for example "a"' if kind == "single" else \
+        'a list of letters in quotes, for example ["a", "c"]'
+    valid = ", ".join(f'"{x}"' for x in letters)
+    with checks(f"Question {number}", passed="the form of your answer is fine; it is graded when you submit.") as check:
+        check.done(answer, f"set the answer to {hint}")
+        if kind == "single":
+            check(type(answer) is str, f"the answer must be {hint}, not a {type(answer).__name__}")
+            check(answer in tuple(letters), f"the answer must be one of {valid} (lower case), not {answer!r}")
+        else:
+            check(type(answer) is list, f"the answer must be {hint}, not a {type(answer).__name__}")
+            items = list(answer)  # type: ignore[call-overload]
+            check(len(items) > 0, 'pick at least one letter, for example ["a", "c"]')
+            check(all(type(x) is str and x in tuple(letters) for x in items),
+                  f"every item must be one of {valid} (lower case), not {answer!r}")
+            check(len(set(items)) == len(items), "a letter is listed more than once")
 
 
 def _text_source(question: Question, number: int, points: float) -> str:
