@@ -6,11 +6,14 @@ For one source notebook ``solutions/NN-name.ipynb``, in a scratch folder:
    student version comes out;
 2. execute the instructor version (solutions and graded quiz filled in) live, offline, with
    nbclient, recording every model answer (``RIGHTSIZE_RESPONSES=record``); any cell that raises
-   fails the check. This is the one live run: ``%%live`` cells run here. The executed notebook is
-   kept as ``<work>/<assignment>.executed.ipynb`` for reading;
-3. autograde, in the sandbox and from those recordings, two submissions: the instructor version
-   (must score full marks) and the unmodified student version (must score zero, and no cell
-   other than a tests cell may fail in it: a lesson must run for a learner who has not started).
+   fails the check (hidden regions run too, so every ``expect=`` is asserted). This is the one
+   live run: ``%%live`` cells run here. The executed notebook is kept as
+   ``<work>/<assignment>.executed.ipynb`` for reading;
+3. compute the references from those recordings, as ``rightsize course build`` does;
+4. autograde, in the sandbox and from those recordings, two submissions: the instructor version
+   (must score full marks) and the unmodified student version (must score zero, no cell may fail
+   in it, and every visible check must say "not done yet": "Run all" reaches the end for a
+   learner who has not started).
 
 The result says how long each step took, so a lesson's cost in CI and in grading is visible.
 """
@@ -37,6 +40,7 @@ class LessonCheck:
 
     assignment: str
     execute_seconds: float = 0.0
+    reference_seconds: float = 0.0
     grade_seconds: float = 0.0
     solution_score: float = 0.0
     student_score: float = 0.0
@@ -51,7 +55,7 @@ class LessonCheck:
     def summary(self) -> str:
         verdict = "ok" if self.ok else "FAILED"
         return (f"{self.assignment}: {verdict}; executed live in {self.execute_seconds:.0f} s; "
-                f"graded 2 submissions in {self.grade_seconds:.0f} s; solution {self.solution_score:g}/"
+                f"references in {self.reference_seconds:.0f} s; graded 2 submissions in {self.grade_seconds:.0f} s; solution {self.solution_score:g}/"
                 f"{self.max_score:g}, unmodified student {self.student_score:g}/{self.max_score:g} "
                 f"over {self.graded_cells} graded cells")
 
@@ -131,7 +135,8 @@ def check_lesson(solution: Path, work: Path, *, repo_root: Path | None = None, q
     sources.mkdir(parents=True)
     shutil.copy2(solution, sources / solution.name)
     course = work / "course"
-    build_course(root, course, quiz_dir or root / "quizzes", work / "lessons", solutions_dir=sources)
+    build_course(root, course, quiz_dir or root / "quizzes", work / "lessons", solutions_dir=sources,
+                 references=False)
 
     recordings = work / "recordings"
     instructor = course / "source" / assignment / solution.name
@@ -143,12 +148,20 @@ def check_lesson(solution: Path, work: Path, *, repo_root: Path | None = None, q
     if result.graded_cells < 1:
         result.problems.append("no graded cells: mark exercises and their tests for nbgrader")
 
+    recordings.mkdir(exist_ok=True)
+    started = time.monotonic()
+    try:
+        build_course(root, course, quiz_dir or root / "quizzes", work / "lessons", solutions_dir=sources,
+                     recordings=recordings)
+    except RightsizeError as exc:
+        result.problems.append(f"references: {exc}")
+        return result
+    result.reference_seconds = time.monotonic() - started
     for student, notebook in (("instructor-solution", instructor),
                               ("unmodified-student", course / "release" / assignment / solution.name)):
         target = course / "submitted" / student / assignment
         target.mkdir(parents=True, exist_ok=True)
         shutil.copy2(notebook, target / solution.name)
-    recordings.mkdir(exist_ok=True)
     started = time.monotonic()
     outcomes = {o.student: o for o in autograde(assignment, course, timeout=grade_timeout, recordings=recordings,
                                                    hide=[root / "solutions", quiz_dir or root / "quizzes"])}
@@ -169,6 +182,24 @@ def check_lesson(solution: Path, work: Path, *, repo_root: Path | None = None, q
         graded_nb = course / "autograded" / name / assignment / solution.name
         if graded_nb.is_file():
             nb = nbformat.read(str(graded_nb), as_version=4)  # type: ignore[no-untyped-call]
-            result.problems += [f"{name} under the autograder: {p}"
-                                for p in failed_cells(nb, skip_graded_tests=name == "unmodified-student")]
+            result.problems += [f"{name} under the autograder: {p}" for p in failed_cells(nb, skip_graded_tests=True)]
+            if name == "unmodified-student":
+                result.problems += [f"unmodified student: {p}" for p in _not_done_problems(nb)]
     return result
+
+
+def _not_done_problems(nb: Any) -> list[str]:
+    """Every visible check of an untouched notebook must report "not done yet", never pass or crash."""
+    from ..checks import status_of
+
+    problems = []
+    for cell in nb.cells:
+        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        reports = [r for r in map(status_of, cell.get("outputs", [])) if r]
+        if "with checks(" in _source(cell) and not reports:
+            problems.append(f"{gid}: its visible checks showed nothing (did the cell fail before them?)")
+        for report in reports:
+            if report.get("status") != "not-done":
+                problems.append(f"{gid}: the visible check says {report.get('status')} "
+                                f"({report.get('message')}) before anything was answered")
+    return problems

@@ -128,7 +128,8 @@ def _literal_call(code: str) -> ast.Call | None:
         return None
     calls = [n.value for n in tree.body if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)
              and isinstance(n.value.func, ast.Name) and n.value.func.id == "literal_answer"]
-    return calls[0] if len(tree.body) == 1 and calls else None
+    rest = [n for n in tree.body if not isinstance(n, (ast.Import, ast.ImportFrom))]
+    return calls[0] if len(calls) == 1 and len(rest) == 1 else None
 
 
 def read_spec(cell: Any, where: str) -> CellSpec:

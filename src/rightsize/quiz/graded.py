@@ -126,6 +126,7 @@ def tests_source(question: Question, number: int) -> str:
         "from rightsize.quiz import check_form",
         f"check_form({number}, {var}, {question.type!r}, {letters!r})",
         "### BEGIN HIDDEN TESTS",
+        "from rightsize.course.probes import literal_answer",
         f"literal_answer({question.id + '-answer'!r}, {var!r}, {_answer(question)!r})",
         "### END HIDDEN TESTS",
     ])
