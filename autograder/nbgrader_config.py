@@ -54,4 +54,4 @@ c.HTMLExporter.extra_template_basedirs = [
     TEMPLATE_DIR,
     os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader", "templates"),
 ]
-c.HTMLExporter.sanitize_html = True
+

@@ -161,7 +161,7 @@ def test_build_makes_student_versions_without_solutions_or_hidden_tests(repo: Pa
     course = repo / "autograder" / "course"
     source = (course / "source" / sc.ASSIGNMENT / sc.NOTEBOOK).read_text(encoding="utf-8")
     secrets = ["math.ceil(0.95 * len(ordered))", "tokens_out * price_out) / 1_000_000",
-               "P95-HIDDEN-KEY-95", "COST-HIDDEN-KEY-90", 'q_l01_drill_tier == \\"b\\"',
+               "P95-HIDDEN-CODE", "COST-HIDDEN-INPUT-250000", "expect=95", "literal_answer(",
                "BEGIN SOLUTION", "BEGIN HIDDEN TESTS"]
     for secret in secrets:
         assert secret in source, f"the source should hold {secret!r}"
@@ -175,6 +175,46 @@ def test_build_makes_student_versions_without_solutions_or_hidden_tests(repo: Pa
         assert not any(c["cell_type"] == "markdown" and "rightsize:graded-quiz" in c["source"] for c in nb["cells"])
         assert all(c.get("outputs", []) == [] for c in nb["cells"])
         assert "None  # YOUR ANSWER HERE" in text
+
+
+def test_build_computes_references_from_the_solution(repo: Path) -> None:
+    from rightsize.course.references import load_references
+
+    refs = load_references(repo / "autograder" / "course", sc.ASSIGNMENT)
+    cells = refs.notebooks[sc.ASSIGNMENT].cells
+    assert {g: s.kind for g, s in cells.items()} == {"p95-test": "probes", "cost-test": "probes",
+                                                      sc.Q1_TEST: "literal", sc.Q2_TEST: "literal"}
+    assert [(p["label"], p["value"]) for p in cells["p95-test"].probes] == [
+        ("one to a hundred", 95), ("twenty values", 19), ("one value", 4.25)]
+    assert [p["value"] for p in cells["cost-test"].probes] == [90.0, 0.0]
+    assert (cells[sc.Q1_TEST].answer, cells[sc.Q2_TEST].answer) == ("b", ["a", "c"])
+    # what a student's kernel runs: the inputs, never an expected value, never a comment
+    for spec in (cells["p95-test"], cells["cost-test"]):
+        assert "probe(" in spec.driver and "expect" not in spec.driver and "HIDDEN" not in spec.driver
+
+
+def test_a_wrong_expect_or_a_missing_probe_fails_the_build(repo: Path, tmp_path: Path) -> None:
+    import nbformat
+
+    from rightsize.errors import RightsizeError
+
+    def rebuild_with(grade_id: str, change: Any) -> None:
+        copy = tmp_path / f"repo-{grade_id}-{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(repo, copy, ignore=shutil.ignore_patterns("course"))
+        solution = copy / "solutions" / sc.NOTEBOOK
+        nb = nbformat.read(str(solution), as_version=4)
+        cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+        cell.source = change(cell.source)
+        nbformat.write(nb, str(solution))
+        build_course(copy, copy / "autograder" / "course", copy / "quizzes", copy / "lessons")
+
+    with pytest.raises(RightsizeError, match="one to a hundred.*not what expect= says"):
+        rebuild_with("p95-test", lambda src: src.replace("expect=95", "expect=96"))
+    with pytest.raises(RightsizeError, match="cost-test.*calls no probe"):
+        rebuild_with("cost-test", lambda src: src.split("### BEGIN HIDDEN TESTS")[0]
+                     + "### BEGIN HIDDEN TESTS\nassert daily_cost(0, 1, 1, 1, 1) == 0\n### END HIDDEN TESTS")
+    with pytest.raises(RightsizeError, match="no hidden checks"):
+        rebuild_with("cost-test", lambda src: src.split("### BEGIN HIDDEN TESTS")[0])
 
 
 def test_lessons_are_reproducible_and_staleness_is_detected(repo: Path) -> None:
@@ -246,13 +286,26 @@ def test_hostile_attempts_fail(graded: SimpleNamespace, listener: SimpleNamespac
 
     asks = _text(_cell_outputs(_autograded(graded.course, "asks-input"), "cost-answer"))
     assert "StdinNotImplementedError" in asks
-    loop = _cell_outputs(_autograded(graded.course, "infinite-loop"), "cost-test")
-    assert any(o.get("ename") == "CellTimeoutError" for o in loop)
-    stuck = _cell_outputs(_autograded(graded.course, "uninterruptible"), sc.Q2_TEST)
-    assert [o.get("ename") for o in stuck] == ["NotExecuted"]
+    loop = _verdict(_autograded(graded.course, "infinite-loop"), "cost-test")
+    assert "0 of 2 pass" in loop and f"ran longer than {TIMEOUT:g} s" in loop
+    # the cell that never gave the kernel back was left out of a second run; everything else counted
+    stuck = _cell_outputs(_autograded(graded.course, "uninterruptible"), "l01-drill-signals-answer")
+    assert [o.get("ename") for o in stuck] == ["KernelStopped"]
+    assert "could not be read" in _verdict(_autograded(graded.course, "uninterruptible"), sc.Q2_TEST)
+    assert "3 of 3 pass" in _verdict(_autograded(graded.course, "uninterruptible"), "p95-test")
     # the correct answer that warned: its stderr was dropped, not scored 0
     warned = _cell_outputs(_autograded(graded.course, "warns"), "p95-test")
     assert not any(o.get("name") == "stderr" for o in warned)
+    # the str subclass equal to everything is read as the text it holds, and a class is no literal
+    assert "not computed" in _verdict(_autograded(graded.course, "eq-cheat"), sc.Q1_TEST)
+
+
+def _verdict(nb: dict[str, Any], grade_id: str) -> str:
+    """The grader's verdict line of a tests cell."""
+    lines = [o["data"]["text/plain"] for o in _cell_outputs(nb, grade_id)
+             if o.get("output_type") == "display_data" and o.get("metadata", {}).get("rightsize-verdict")]
+    assert len(lines) == 1, lines
+    return str(lines[0])
 
 
 # ------------------------------------------------------------------------------ export and feedback
@@ -293,11 +346,16 @@ def test_feedback_never_shows_hidden_tests_or_keys(graded: SimpleNamespace) -> N
 
     for student, page in pages.items():
         text = " ".join(html.unescape(page).split())
-        for secret in secrets + ["HIDDEN-KEY", "BEGIN HIDDEN TESTS", "range(1, 101)"]:
+        for secret in secrets + ["HIDDEN-CODE", "BEGIN HIDDEN TESTS", "range(1, 101)", "literal_answer"]:
             assert secret not in text, f"{student}'s feedback shows {secret!r}"
-    assert "A hidden test failed" in pages["all-wrong"]
-    assert "1000 requests of 500 in / 200 out cost $0.90" in html.unescape(pages["all-wrong"])
+    all_wrong = " ".join(html.unescape(pages["all-wrong"]).split())
+    # max() is right for one value only
+    assert "Hidden checks: 1 of 3 pass. Not passing: one to a hundred, twenty values. Score: 0 of 2." in all_wrong
+    assert "1000 requests of 500 in / 200 out cost $0.90" in all_wrong
+    assert "Your answer 'a' is not right." in all_wrong
+    assert "Hidden checks: 3 of 3 pass" in html.unescape(pages["all-correct"])
     assert "could not be graded" in pages["invalid-json"]
+    assert report.problems == []
 
 
 @needs_sandbox
@@ -312,7 +370,7 @@ def test_plain_nbgrader_commands_work_on_the_course(graded: SimpleNamespace) -> 
         output, _ = proc.communicate(timeout=300)
         assert proc.returncode == 0, output[-2000:]
     page = (graded.course / "feedback" / "all-wrong" / sc.ASSIGNMENT / f"{sc.ASSIGNMENT}.html").read_text()
-    assert "HIDDEN-KEY" not in page and "A hidden test failed" in page
+    assert "HIDDEN-CODE" not in page and "range(1, 101)" not in page and "1 of 3 pass" in page
     with open(graded.course / "nbgrader-grades.csv", newline="") as f:
         scores = {r["student_id"]: float(r["score"]) for r in csv.DictReader(f) if r["assignment"] == sc.ASSIGNMENT}
     assert scores == {s: sc.expected_total(k) for s, k in graded.students.items()}
@@ -337,7 +395,7 @@ def test_a_second_run_skips_graded_submissions_and_regrades_changed_ones(graded:
 def test_an_interrupted_batch_resumes(repo: Path, tmp_path: Path) -> None:
     course = tmp_path / "course"
     shutil.copytree(repo / "autograder" / "course", course, ignore=shutil.ignore_patterns(
-        "submitted", "autograded", "feedback", ".rightsize"))
+        "submitted", "autograded", "feedback", "autograde"))  # keeps .rightsize/references
     (course / "nbgrader_config.py").write_text(
         f"c = get_config()\nload_subconfig({str(repo / 'autograder' / 'nbgrader_config.py')!r})\n")
     # the infinite loops run until the cell timeout, so the batch is still busy when it is interrupted
@@ -377,12 +435,26 @@ def test_collect_puts_submissions_in_the_nbgrader_layout(repo: Path, tmp_path: P
     (inbox / "grace").mkdir()
     shutil.copy(released, inbox / "grace" / sc.NOTEBOOK)
     (inbox / "grace" / "data.csv").write_text("a,b\n")
-    assert collect_submissions(sc.ASSIGNMENT, inbox, course) == ["ada", "grace"]
+    # every file claims to be from 2001, and grace sends a timestamp.txt of her own
+    for path in [inbox / "ada.ipynb", *(inbox / "grace").iterdir()]:
+        os.utime(path, (978307200, 978307200))
+    (inbox / "grace" / "timestamp.txt").write_text("2001-01-01 00:00:00 UTC")
+    before = time.time()
+    report = collect_submissions(sc.ASSIGNMENT, inbox, course)
+    assert report.students == ["ada", "grace"] and report.refused == {}
+    import datetime as dt
+
+    from nbgrader.utils import parse_utc
+
     for student in ("ada", "grace"):
         folder = course / "submitted" / student / sc.ASSIGNMENT
         assert (folder / sc.NOTEBOOK).read_bytes() == released.read_bytes()
-        assert (folder / "timestamp.txt").read_text().endswith("UTC")
+        recorded = parse_utc((folder / "timestamp.txt").read_text()).replace(tzinfo=dt.timezone.utc).timestamp()
+        assert before - 1 <= recorded <= time.time() + 1, "the time of collection, never the files' mtimes"
     assert (course / "submitted" / "grace" / sc.ASSIGNMENT / "data.csv").exists()
+    deadline_day = dt.datetime(2030, 5, 1, 17, 0, tzinfo=dt.timezone.utc)
+    collect_submissions(sc.ASSIGNMENT, inbox, course, timestamp=deadline_day)
+    assert (course / "submitted" / "ada" / sc.ASSIGNMENT / "timestamp.txt").read_text().startswith("2030-05-01 17:00")
 
 
 def test_grading_refuses_to_run_unconfined(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -153,7 +153,8 @@ def generate_feedback(
     autograded_root = Path(coursedir.root) / coursedir.autograded_directory
     feedback_root = Path(coursedir.root) / coursedir.feedback_directory
     statuses = read_statuses(course_dir, assignment)
-    graded = sorted(p.parent.name for p in autograded_root.glob(f"*/{assignment}") if p.is_dir() and not p.is_symlink())
+    graded = sorted(p.parent.name for p in autograded_root.glob(f"*/{assignment}")
+                    if p.is_dir() and not p.is_symlink() and any(p.glob("*.ipynb")))
     for student_id in sorted(set(graded) | set(statuses)):
         if student and student_id != student:
             continue
