@@ -302,7 +302,7 @@ def test_hostile_attempts_fail(graded: SimpleNamespace, listener: SimpleNamespac
 
 def _verdict(nb: dict[str, Any], grade_id: str) -> str:
     """The grader's verdict line of a tests cell."""
-    lines = [o["data"]["text/plain"] for o in _cell_outputs(nb, grade_id)
+    lines = ["".join(o["data"]["text/plain"]) for o in _cell_outputs(nb, grade_id)
              if o.get("output_type") == "display_data" and o.get("metadata", {}).get("rightsize-verdict")]
     assert len(lines) == 1, lines
     return str(lines[0])

@@ -222,7 +222,7 @@ class _Grader:
     def prepare(self, student: str, staged_root: Path, intake: Intake) -> tuple[_Pending, list[Job]]:
         """nbgrader's bookkeeping and sanitize pass on the staged copy; returns the jobs to execute."""
         pending = _Pending(SubmissionOutcome(student, self.assignment), intake.fingerprint)
-        pending.notes += [f"not taken: {r}" for r in intake.refused]
+        pending.notes += [f"not taken: {line}" for line in intake.summary()]
         dest = self.autograded_dir(student)
         if dest.exists():
             _force_rmtree(dest)

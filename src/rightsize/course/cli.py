@@ -39,6 +39,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                        help="the quiz bank (default: RIGHTSIZE_QUIZ_DIR, else the repository's quizzes/)")
     build.add_argument("--lessons-dir", type=Path, metavar="DIR",
                        help="where the student notebooks go (default: lessons/)")
+    build.add_argument("--lessons-only", action="store_true",
+                       help="make the student notebooks only, without computing the references grading needs")
     build.add_argument("--recordings", type=Path, metavar="DIR",
                        help="recorded model answers the solutions replay while their references are computed "
                             "(default: as for autograde)")
@@ -107,9 +109,10 @@ def build_command(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     report = build_course(course_dir=args.course_dir, quiz_dir=args.quiz_dir, lessons_dir=args.lessons_dir,
-                          verbose=args.verbose, recordings=args.recordings)
+                          verbose=args.verbose, recordings=args.recordings, references=not args.lessons_only)
     for assignment, lesson in zip(report.assignments, report.lessons):
-        fresh = "references computed" if assignment in report.referenced else "references unchanged"
+        fresh = ("references computed" if assignment in report.referenced else
+                 "no references: --lessons-only" if args.lessons_only else "references unchanged")
         print(f"  {assignment}: source, release, {lesson} ({fresh})")
     if not report.assignments:
         print("  no solutions/NN-*.ipynb yet: nothing to build")

@@ -64,6 +64,19 @@ class Intake:
     def refused_notebook(self, name: str) -> Refusal | None:
         return next((r for r in self.refused if r.path == name), None)
 
+    def summary(self, limit: int = 10) -> list[str]:
+        """One line per refusal; a reason shared by many paths is one line with a count."""
+        by_reason: dict[str, list[str]] = {}
+        for refusal in self.refused:
+            by_reason.setdefault(refusal.reason, []).append(refusal.path)
+        lines = []
+        for reason, paths in by_reason.items():
+            if len(paths) > limit:
+                lines.append(f"{len(paths)} paths ({', '.join(paths[:3])}, ...): {reason}")
+            else:
+                lines += [f"{path}: {reason}" for path in paths]
+        return lines
+
 
 def _kind(mode: int) -> str:
     if stat.S_ISLNK(mode):

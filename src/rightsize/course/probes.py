@@ -14,7 +14,8 @@ raised, as a plain JSON *observation* (:func:`to_plain`). What happens next depe
 
 - **reference run** (``rightsize course build``, on the instructor's solution): the observations
   become the references; ``expect=`` values are checked against them (a wrong ``expect`` fails
-  the build) and the comparison options (``tol``, ``rel``, ``unordered``) are recorded;
+  the build), ``raises=`` declares an exception the solution raises on purpose (any other raise
+  fails the build), and the comparison options (``tol``, ``rel``, ``unordered``) are recorded;
 - **graded run** (``rightsize course autograde``, in the student's sandboxed kernel, after every
   cell of the submission has run): the same code with every ``expect=`` removed
   (:func:`strip_expectations`) runs on a snapshot of the namespace as it was at the tests cell,
@@ -215,7 +216,7 @@ class _Recorder:
         self.observations: list[dict[str, Any]] = []
 
     def probe(self, label: str, thunk: Callable[[], Any], /, *, expect: Any = _MISSING,
-              **options: Any) -> None:
+              raises: type[BaseException] | None = None, **options: Any) -> None:
         if len(self.observations) >= _MAX_OBSERVATIONS:
             raise TooBig(f"more than {_MAX_OBSERVATIONS} probes in one tests cell")
         record: dict[str, Any] = {"label": str(label)[:_MAX_LABEL]}
@@ -234,30 +235,44 @@ class _Recorder:
                 raise TypeError(f"probe({label!r}): unknown option(s) {', '.join(unknown)}; "
                                 f"use {', '.join(OPTIONS)}")
             record["options"] = {k: options[k] for k in OPTIONS if options.get(k) is not None}
-            if expect is not _MISSING:
-                record["expect_ok"] = compare(to_plain(expect), record["value"], **record["options"])
+            value = record["value"]
+            if raises is not None:
+                record["expect_ok"] = type(value) is dict and _qualname(raises) in value.get("$raised", [])
+            elif type(value) is dict and "$raised" in value:
+                record["unexpected_raise"] = value["$raised"][0]
+            elif expect is not _MISSING:
+                record["expect_ok"] = compare(to_plain(expect), value, **record["options"])
         self.observations.append(record)
 
 
 _ACTIVE: list[_Recorder] = []
 
 
-def probe(label: str, thunk: Callable[[], Any], /, *, expect: Any = _MISSING, **options: Any) -> Any:
+def probe(label: str, thunk: Callable[[], Any], /, *, expect: Any = _MISSING,
+          raises: type[BaseException] | None = None, **options: Any) -> Any:
     """Check one call of the learner's code (see the module docstring).
 
     ``thunk`` is a function of no arguments, usually a ``lambda`` calling the learner's function
-    with hidden inputs. ``expect`` (optional) is what the solution must give: it is checked when
-    the course is built and never sent to a student's kernel. ``tol``/``rel`` widen the numeric
+    with hidden inputs. ``expect`` (optional) is what the solution must give, ``raises`` the
+    exception class it must raise instead: both are checked when the course is built and never
+    sent to a student's kernel (a learner must then raise that class or a subclass). A solution
+    that raises where no ``raises=`` says so fails the build. ``tol``/``rel`` widen the numeric
     tolerance; ``unordered=True`` compares lists as multisets. Labels are shown to students in
     their feedback when a probe fails: describe the case, never its answer.
     """
     if not callable(thunk):
         raise TypeError(f"probe({label!r}, ...) needs a function of no arguments, e.g. lambda: f(x)")
     if _ACTIVE:
-        _ACTIVE[-1].probe(label, thunk, expect=expect, **options)
+        _ACTIVE[-1].probe(label, thunk, expect=expect, raises=raises, **options)
         return None
     if os.environ.get("NBGRADER_EXECUTION"):  # plain nbgrader would let the kernel grade itself
         raise RuntimeError(_PLAIN_NBGRADER)
+    if raises is not None:
+        try:
+            thunk()
+        except raises:
+            return None
+        raise AssertionError(f"probe {label!r}: expected {raises.__name__} to be raised")
     value = thunk()
     if expect is not _MISSING:
         unknown = sorted(set(options) - set(OPTIONS))
@@ -384,7 +399,7 @@ def _reject_constant(name: str) -> Any:
 
 # ---------------------------------------------------------------------------------- build side
 def strip_expectations(code: str) -> str:
-    """The hidden code without any ``expect=`` argument of ``probe(...)``: what a student's kernel runs.
+    """The hidden code without any ``expect=``/``raises=`` of ``probe(...)``: what a student's kernel runs.
 
     Raises ``ValueError`` when an expectation could still reach the kernel: ``probe`` called with
     ``**kwargs``, or ``expect`` used anywhere but as a keyword of a direct ``probe(...)`` call.
@@ -396,14 +411,14 @@ def strip_expectations(code: str) -> str:
             self.generic_visit(node)
             if isinstance(node.func, ast.Name) and node.func.id == "probe":
                 if any(k.arg is None for k in node.keywords):
-                    raise ValueError("probe(...) with **kwargs: pass tol/rel/unordered/expect by name")
-                node.keywords = [k for k in node.keywords if k.arg != "expect"]
+                    raise ValueError("probe(...) with **kwargs: pass tol/rel/unordered/expect/raises by name")
+                node.keywords = [k for k in node.keywords if k.arg not in ("expect", "raises")]
             return node
 
     stripped = _Strip().visit(tree)
     for node in ast.walk(stripped):
-        if isinstance(node, ast.keyword) and node.arg == "expect":
-            raise ValueError("expect= is only allowed on a direct probe(...) call")
+        if isinstance(node, ast.keyword) and node.arg in ("expect", "raises"):
+            raise ValueError(f"{node.arg}= is only allowed on a direct probe(...) call")
         if isinstance(node, ast.Name) and node.id == "expect":
             raise ValueError("a name 'expect' in hidden tests could carry an answer into the student's kernel")
     return ast.unparse(ast.fix_missing_locations(stripped))

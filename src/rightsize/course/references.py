@@ -367,7 +367,11 @@ def _record_references(where: str, nb: Any, specs: dict[str, CellSpec], result: 
         for item in observations["observations"]:
             if item.get("expect_ok") is False:
                 problems.append(f"{where}: {gid}: probe {item['label']!r}: the solution gives "
-                                f"{json.dumps(item['value'])[:120]}, not what expect= says")
+                                f"{json.dumps(item['value'])[:120]}, not what expect= (or raises=) says")
+            if item.get("unexpected_raise"):
+                problems.append(f"{where}: {gid}: probe {item['label']!r}: the solution raised "
+                                f"{item['unexpected_raise']}; if that is the behaviour asked for, say "
+                                "raises=<that class> in the probe")
         spec.probes = [{"label": item["label"], "value": item["value"], "options": item.get("options", {})}
                        for item in observations["observations"]]
     return problems

@@ -25,7 +25,7 @@ from typing import Any
 
 import nh3
 from nbconvert.preprocessors import Preprocessor
-from traitlets import Int
+from traitlets import Bool, Int
 
 __all__ = ["TEMPLATE_DIR", "SanitizeStudentContent", "audit_page", "clean_html"]
 
@@ -70,6 +70,7 @@ def _image(data: Any, limit: int) -> str | None:
 class SanitizeStudentContent(Preprocessor):  # type: ignore[misc]
     """Make a notebook safe to render as a feedback page (see the module docstring)."""
 
+    enabled = Bool(True, help="on by default: nbconvert runs a preprocessor only when it is enabled").tag(config=True)
     max_cell_chars = Int(100_000, help="characters of a cell's source shown").tag(config=True)
     max_output_chars = Int(100_000, help="characters of one text output shown").tag(config=True)
     max_image_bytes = Int(2_000_000, help="largest base64 image shown").tag(config=True)
