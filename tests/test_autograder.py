@@ -208,7 +208,7 @@ def test_a_wrong_expect_or_a_missing_probe_fails_the_build(repo: Path, tmp_path:
         nbformat.write(nb, str(solution))
         build_course(copy, copy / "autograder" / "course", copy / "quizzes", copy / "lessons")
 
-    with pytest.raises(RightsizeError, match="one to a hundred.*not what expect= says"):
+    with pytest.raises(RightsizeError, match="one to a hundred.*not what expect="):
         rebuild_with("p95-test", lambda src: src.replace("expect=95", "expect=96"))
     with pytest.raises(RightsizeError, match="cost-test.*calls no probe"):
         rebuild_with("cost-test", lambda src: src.split("### BEGIN HIDDEN TESTS")[0]
@@ -515,3 +515,28 @@ def test_cli_has_the_course_commands() -> None:
     for command in (["course", "build"], ["course", "export"], ["course", "feedback", "x"],
                     ["course", "collect", "x", "folder"], ["course", "check-lessons"]):
         assert callable(parser.parse_args(command).handler)
+
+
+@needs_sandbox
+def test_a_dask_cluster_grades_the_same_class(repo: Path, tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    from distributed import LocalCluster
+
+    course = tmp_path / "course"
+    shutil.copytree(repo / "autograder" / "course", course, ignore=shutil.ignore_patterns(
+        "submitted", "autograded", "feedback", "autograde"))
+    (course / "nbgrader_config.py").write_text(
+        f"c = get_config()\nload_subconfig({str(repo / 'autograder' / 'nbgrader_config.py')!r})\n")
+    kinds = ["all-correct", "partly-right", "kernel-exit", "all-wrong"]
+    students = sc.make_class(course, kinds)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        outcomes = {o.student: o for o in autograde(sc.ASSIGNMENT, course, timeout=TIMEOUT,
+                                                     scheduler=cluster.scheduler_address,
+                                                     hide=[repo / "solutions", repo / "quizzes"])}
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "rightsize") as gb:
+        for student, kind in students.items():
+            grades = {g.name: g.score for g in gb.find_submission_notebook(sc.ASSIGNMENT, sc.ASSIGNMENT, student).grades}
+            assert grades == sc.KINDS[kind]["expect"], (student, grades, outcomes[student].reason)

@@ -1,6 +1,7 @@
-"""The graded quiz cells: nbgrader metadata, the released student cells, and the tests cells
-against right, wrong and cheating answers. Cells run with plain ``exec``; nbgrader's own
-ClearSolutions and ClearHiddenTests preprocessors make the student version, in-process."""
+"""The graded quiz cells: nbgrader metadata, the released student cells, the visible form checks,
+and the grader reading answers from the answer cells' text (right, wrong, malformed and cheating
+answers). Cells run with plain ``exec``; nbgrader's own ClearSolutions and ClearHiddenTests
+preprocessors make the student version, in-process."""
 
 from __future__ import annotations
 
@@ -215,15 +216,15 @@ def test_released_answer_cells_do_not_depend_on_the_answer(cells: list[nbformat.
         first.replace(SINGLE_A, "VAR").replace("Question 3", "Q")
 
 
-def test_released_tests_hide_the_key_and_unanswered_scores_zero(cells: list[nbformat.NotebookNode]) -> None:
+def test_released_tests_hide_the_key_and_say_not_done(cells: list[nbformat.NotebookNode],
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
     student = release(cells)
     tests = by_id(student, "l03-knee-test").source
-    assert "HIDDEN" not in tests and '== "b"' not in tests
+    assert "HIDDEN" not in tests and "literal_answer" not in tests and '"b"' not in tests
     namespace = run(by_id(student, "l03-knee-answer").source)
-    with pytest.raises(AssertionError, match="it is still None"):
-        run(tests, namespace)
-    multiple = by_id(student, "l03-goodput-misses-test").source
-    assert "sorted(" not in multiple
+    run(tests, namespace)  # never raises: "Run all" goes on
+    assert "Question 1: not done yet" in capsys.readouterr().out
+    assert "literal_answer" not in by_id(student, "l03-goodput-misses-test").source
 
 
 def test_the_default_nbgrader_stub_fails_loudly(cells: list[nbformat.NotebookNode]) -> None:
@@ -234,62 +235,91 @@ def test_the_default_nbgrader_stub_fails_loudly(cells: list[nbformat.NotebookNod
 
 
 # --------------------------------------------------------------------------------------------
-# The tests cells against answers
+# Grading: the answer is read from the answer cell's text, in the grader's process
 # --------------------------------------------------------------------------------------------
 
-def grade(cells: list[nbformat.NotebookNode], grade_id: str, variable: str, value: Any) -> None:
-    """Run a full (instructor) tests cell with the variable set; raises when it would score 0."""
-    run(by_id(cells, grade_id).source, {variable: value})
+def score(cells: list[nbformat.NotebookNode], qid: str, answer_source: str) -> Any:
+    """Score a question whose answer cell holds ``answer_source``, as the autograder does."""
+    from rightsize.course.references import read_spec
+    from rightsize.course.scoring import score_literal
+
+    student = release(cells)
+    by_id(student, f"{qid}-answer").source = answer_source
+    spec = read_spec(by_id(cells, f"{qid}-test"), "test")
+    assert spec.kind == "literal" and spec.points == 2
+    return score_literal(nbformat.v4.new_notebook(cells=student), spec)
 
 
-def test_single_right_answer_passes(cells: list[nbformat.NotebookNode]) -> None:
-    grade(cells, "l03-knee-test", SINGLE, "b")
+@pytest.mark.parametrize("source", [f'{SINGLE} = "b"', f"{SINGLE} = (\n    'b'  # my pick\n)",
+                                    f'{SINGLE} = "a"\n{SINGLE} = "b"  # changed my mind'])
+def test_single_right_answer_scores(cells: list[nbformat.NotebookNode], source: str) -> None:
+    result = score(cells, "l03-knee", source)
+    assert (result.points, result.message) == (2, "Your answer 'b' is right.")
 
 
-@pytest.mark.parametrize(("value", "message"), [
-    ("a", "not the right answer"),
-    ("B", "must be one of"),
-    (" b", "must be one of"),
-    ("e", "must be one of"),
-    (AlwaysEqual("b"), "must be one letter in quotes"),
-    (AlwaysEqual("z"), "must be one letter in quotes"),
-    (["b"], "must be one letter in quotes"),
-    (2, "must be one letter in quotes"),
-    (None, "still None"),
+@pytest.mark.parametrize(("source", "message"), [
+    (f'{SINGLE} = "a"', "Your answer 'a' is not right."),
+    (f'{SINGLE} = "B"', "Your answer 'B' is not right."),
+    (f'{SINGLE} = " b"', "Your answer ' b' is not right."),
+    (f'{SINGLE} = ["b"]', "Your answer a value that is not one letter is not right."),
+    (f"{SINGLE} = 2", "Your answer a value that is not one letter is not right."),
+    (f"{SINGLE} = (\n    None  # YOUR ANSWER HERE\n)", "Not answered"),
+    (f'class AlwaysEqual(str):\n    __eq__ = lambda s, o: True\n{SINGLE} = AlwaysEqual("b")', "not computed"),
+    (f'{SINGLE} = "".join(["b"])', "not computed"),
+    (f'{SINGLE} = "b"\nimport builtins; builtins.sorted = lambda x: ["a", "c"]', "right"),  # text, not effects
+    (f'{SINGLE} = "b', "syntax error on line 1"),
+    ('answer = "b"', f"does not set {SINGLE}"),
 ])
-def test_single_wrong_or_malformed_answers_fail(cells: list[nbformat.NotebookNode], value: Any,
-                                                message: str) -> None:
-    with pytest.raises(AssertionError, match=message):
-        grade(cells, "l03-knee-test", SINGLE, value)
-
-
-def test_the_cheat_fails_on_the_visible_form_check(cells: list[nbformat.NotebookNode]) -> None:
-    student_tests = by_id(release(cells), "l03-knee-test").source
-    with pytest.raises(AssertionError, match="not a AlwaysEqual"):
-        run(student_tests, {SINGLE: AlwaysEqual("b")})
+def test_single_answers_are_read_from_the_text(cells: list[nbformat.NotebookNode], source: str, message: str) -> None:
+    result = score(cells, "l03-knee", source)
+    assert message in result.message
+    assert result.points == (2 if message == "right" else 0)
 
 
 @pytest.mark.parametrize("value", [["a", "c"], ["c", "a"]])
-def test_multiple_right_answers_pass_in_any_order(cells: list[nbformat.NotebookNode], value: list[str]) -> None:
-    grade(cells, "l03-goodput-misses-test", MULTIPLE, value)
+def test_multiple_right_answers_score_in_any_order(cells: list[nbformat.NotebookNode], value: list[str]) -> None:
+    assert score(cells, "l03-goodput-misses", f"{MULTIPLE} = {value!r}").points == 2
+
+
+@pytest.mark.parametrize("value", [["a"], ["a", "b", "c"], ["a", "c", "c"], [], "a", ("a", "c"), ["a", "C"], None])
+def test_multiple_wrong_or_malformed_answers_score_zero(cells: list[nbformat.NotebookNode], value: Any) -> None:
+    assert score(cells, "l03-goodput-misses", f"{MULTIPLE} = {value!r}").points == 0
+
+
+# --------------------------------------------------------------------------------------------
+# The visible form check: one line of help, never an error
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("b", "the form of your answer is fine"),
+    ("a", "the form of your answer is fine"),   # the form only: right or wrong is for the grader
+    ("B", "must be one of"),
+    ("e", "must be one of"),
+    (AlwaysEqual("b"), "not a AlwaysEqual"),
+    (["b"], "must be one letter in quotes"),
+    (2, "must be one letter in quotes"),
+    (None, "not done yet"),
+])
+def test_the_single_form_check(cells: list[nbformat.NotebookNode], capsys: pytest.CaptureFixture[str],
+                               value: Any, message: str) -> None:
+    run(by_id(release(cells), "l03-knee-test").source, {SINGLE: value})
+    assert message in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(("value", "message"), [
-    (["a"], "not the right set"),
-    (["a", "b", "c"], "not the right set"),
+    (["c", "a"], "the form of your answer is fine"),
     (["a", "c", "c"], "more than once"),
     ([], "at least one letter"),
     ("a", "must be a list of letters"),
     (("a", "c"), "must be a list of letters"),
     ([AlwaysEqual("a"), "c"], "every item"),
-    (["a", "C"], "must be one of"),
     (["a", "d"], "must be one of"),
-    (None, "still None"),
+    (None, "not done yet"),
 ])
-def test_multiple_wrong_or_malformed_answers_fail(cells: list[nbformat.NotebookNode], value: Any,
-                                                  message: str) -> None:
-    with pytest.raises(AssertionError, match=message):
-        grade(cells, "l03-goodput-misses-test", MULTIPLE, value)
+def test_the_multiple_form_check(cells: list[nbformat.NotebookNode], capsys: pytest.CaptureFixture[str],
+                                 value: Any, message: str) -> None:
+    run(by_id(release(cells), "l03-goodput-misses-test").source, {MULTIPLE: value})
+    assert message in capsys.readouterr().out
 
 
 def test_the_real_bank_makes_cells_for_every_lesson() -> None:

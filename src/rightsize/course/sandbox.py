@@ -166,6 +166,9 @@ class Sandbox:
     uid_base: int = DEFAULT_UID_BASE
     startup_timeout: float = 60.0
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: modules imported in each kernel while it waits for its job (the lessons' heavy imports)
+    preload: Sequence[str] = ("numpy", "pandas", "matplotlib.pyplot", "ipywidgets", "rightsize",
+                              "rightsize.notebook", "rightsize.checks", "rightsize.course.probes")
 
     def __post_init__(self) -> None:
         self.scratch_root = Path(tempfile.mkdtemp(prefix="rightsize-grading-"))
@@ -303,7 +306,7 @@ class Sandbox:
             "home": home, "workdir": f"{home}/work", "inputdir": inputdir,
             "runtime_dir": "/tmp/rightsize" if self.mode != "none" else str(scratch / "runtime"),
             "kernel_env": self._kernel_env(home), "startup_timeout": self.startup_timeout,
-            "limits": self.limits.as_rlimits(),
+            "limits": self.limits.as_rlimits(), "preload": list(self.preload),
         }
         if self._mpl_seed is not None:
             setup["mpl_seed"] = {"bwrap": _MPL_IN_BWRAP, "unshare": "/tmp/matplotlib-seed"}.get(
