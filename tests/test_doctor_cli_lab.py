@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -59,24 +62,57 @@ def test_serve_with_a_bad_fault_file_is_one_line(tmp_path) -> None:
     assert "unavailable_rate" in result.stderr
 
 
-def test_lab_url_starts_a_server_on_demand_and_reuses_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    url = f"http://127.0.0.1:{free_port()}"
-    monkeypatch.setenv("RIGHTSIZE_LAB_URL", url)
+def _stop_server(url: str) -> None:
+    port = url.rsplit(":", 1)[1]
+    for pid in subprocess.run(["pgrep", "-f", f"--port {port}"], capture_output=True, text=True).stdout.split():
+        os.kill(int(pid), signal.SIGTERM)
+
+
+def test_lab_url_starts_its_own_server_and_reuses_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RIGHTSIZE_LAB_URL", raising=False)
     monkeypatch.setenv("RIGHTSIZE_LAB_IDLE_EXIT", "120")
-    assert not lab.lab_is_up(url)
+    url = lab.lab_url()
     try:
-        assert lab.lab_url() == url
         health = httpx.get(url + "/health").json()
-        assert health["service"] == "rightsize-lab"
+        assert health["service"] == "rightsize-lab" and health["identity"] == lab.identity()
+        assert health["identity"]["checkout"] == str(Path(__file__).resolve().parents[1])
         assert lab.lab_url() == url  # a second call reuses the running server
     finally:
-        pid = subprocess.run(["pgrep", "-f", f"--port {url.rsplit(':', 1)[1]}"], capture_output=True,
-                             text=True).stdout.split()
-        for p in pid:
-            os.kill(int(p), signal.SIGTERM)
+        if not url.endswith(f":{lab.DEFAULT_PORT}"):
+            _stop_server(url)
 
 
-def test_lab_url_without_start_says_what_to_run(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_checkouts_side_by_side_get_their_own_servers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A second clone of the course (another version of the code) never shares this one's lab server."""
+    import rightsize
+
+    monkeypatch.delenv("RIGHTSIZE_LAB_URL", raising=False)
+    monkeypatch.setenv("RIGHTSIZE_LAB_IDLE_EXIT", "120")
+    other = tmp_path / "other-clone" / "src"
+    shutil.copytree(Path(rightsize.__file__).parent, other / "rightsize",
+                    ignore=shutil.ignore_patterns("__pycache__", "eval_cache"))
+    mine = lab.lab_url()
+    code = "import json, rightsize; print(json.dumps([rightsize.lab_url(), rightsize.__file__]))"
+    env = {**os.environ, "PYTHONPATH": str(other)}
+    theirs = None
+    try:
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+        assert result.returncode == 0, result.stderr[-2000:]
+        theirs, their_file = json.loads(result.stdout.strip().splitlines()[-1])
+        assert their_file.startswith(str(other)), "the second checkout imported its own copy of the package"
+        assert theirs != mine, "the second checkout reused the first one's server"
+        assert httpx.get(theirs + "/health").json()["identity"]["checkout"] == str(tmp_path / "other-clone")
+        assert lab.lab_url() == mine and not lab.lab_is_up(theirs, mine=True)
+    finally:
+        if theirs:
+            _stop_server(theirs)
+        if not mine.endswith(f":{lab.DEFAULT_PORT}"):
+            _stop_server(mine)
+
+
+def test_an_explicit_lab_url_that_is_down_says_what_to_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RIGHTSIZE_LAB_URL", f"http://127.0.0.1:{free_port()}")
     with pytest.raises(Exception, match="rightsize serve"):
         lab.lab_url(start=False)
+    with pytest.raises(Exception, match="RIGHTSIZE_LAB_URL"):
+        lab.lab_url()

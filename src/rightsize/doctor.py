@@ -95,19 +95,21 @@ def run_checks(*, start_lab: bool = True, generate: bool = True) -> list[Check]:
     except Exception as exc:
         checks.append(Check("model registry", False, str(exc)))
 
-    from .lab import lab_is_up, lab_url
+    from .lab import lab_url
 
-    url = os.environ.get("RIGHTSIZE_LAB_URL", "http://127.0.0.1:8321")
     if start_lab:
         try:
             url = lab_url(start=True)
-            checks.append(Check("lab server", True, f"answering on {url}"))
+            checks.append(Check("lab server", True, f"answering on {url} (this user's, for this checkout)"))
         except Exception as exc:
             checks.append(Check("lab server", False, str(exc)))
     else:
-        up = lab_is_up(url)
-        checks.append(Check("lab server", True, f"answering on {url}" if up else
-                            f"not running on {url}; notebooks start it on demand (or run `rightsize serve`)"))
+        try:
+            url = lab_url(start=False)
+            checks.append(Check("lab server", True, f"answering on {url}"))
+        except Exception:
+            checks.append(Check("lab server", True, "not running; notebooks start their own on demand "
+                                "(or run `rightsize serve`)"))
 
     for env, provider in _KEYS:
         if os.environ.get(env):

@@ -1,7 +1,7 @@
 """The lab server: the local model behind the OpenAI and Anthropic wire protocols.
 
-Learners point the official SDKs at it (``base_url="http://127.0.0.1:8321/v1"`` for ``openai``,
-``base_url="http://127.0.0.1:8321"`` for ``anthropic``) and get real answers from the embedded
+Learners point the official SDKs at it (``base_url=rightsize.lab_url() + "/v1"`` for ``openai``,
+``base_url=rightsize.lab_url()`` for ``anthropic``) and get real answers from the embedded
 model, streamed or not, with usage filled in, plus the faults of :mod:`.faults` when asked for.
 
 Routes: ``POST /v1/chat/completions``, ``POST /v1/messages``, ``GET /v1/models``, ``GET /health``.
@@ -507,9 +507,12 @@ async def models_endpoint(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
+    from ..lab import identity
+
     server: LabServer = request.app.state.lab
-    return JSONResponse({"status": "ok", "service": "rightsize-lab", "models": server.model_ids(),
-                         "faults": server.faults.model_dump(exclude_defaults=True),
+    # the identity lets rightsize.lab_url() reuse only a server of this user, checkout and version
+    return JSONResponse({"status": "ok", "service": "rightsize-lab", "identity": identity(),
+                         "models": server.model_ids(), "faults": server.faults.model_dump(exclude_defaults=True),
                          "requests": server.request_count})
 
 
