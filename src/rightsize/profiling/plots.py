@@ -99,6 +99,10 @@ def ttft_vs_concurrency(sweep: SweepReport | Sequence[Report], *, percentiles: S
     for q in percentiles:
         ax.plot(frame["concurrency"], frame[f"ttft_p{q}_ms"], marker="o", label=f"TTFT p{q}")
     ax.set_xscale("log", base=2)
+    # tick at the levels measured, written as plain numbers (1, 2, 4), not powers of two
+    levels = [int(c) for c in frame["concurrency"]]
+    ax.set_xticks(levels, [str(c) for c in levels])
+    ax.minorticks_off()
     ax.set_xlabel("concurrency (closed loop)")
     ax.set_ylabel("time to first token (ms)")
     ax.set_title(f"TTFT against concurrency: {model}")
