@@ -86,7 +86,7 @@ def serve(port: int) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, http="httptools",
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, http="httptools" if _has("httptools") else "h11",
                 loop="uvloop" if _has("uvloop") else "asyncio")
 
 

@@ -1,21 +1,22 @@
-"""A minimal HTTP/1.1 client on an asyncio protocol, for the load generator's hot path.
+"""A small HTTP/1.1 client on an asyncio protocol and ``h11``, for the load generator's hot path.
 
 Why not ``httpx``: measured on the course's 2-core machines, ``httpx.AsyncClient`` spends about
 3 ms of CPU on each small streamed request, some twenty times what the same exchange costs on a
 bare asyncio connection, and that caps a load generator far below the rates it must offer
 (``benchmarks/bench_profiler.py`` prints both).
 
-Why a protocol, not streams: every piece of the body is stamped with ``time.perf_counter()`` the
-moment the event loop reads it off the socket (:meth:`_Protocol.data_received`), so a chunk's
-arrival time does not include the time the loop then spends on other streams' chunks. At
-concurrency 16 those chunks arrive together; stamping after parsing would add the queue to the
-inter-token latencies of the streams handled last.
+Why a protocol: every piece of the body is stamped with ``time.perf_counter()`` the moment the
+event loop reads it off the socket (:meth:`_Protocol.data_received`), and parsed there by ``h11``
+(the maintained sans-I/O HTTP/1.1 parser), so a chunk's arrival time does not include the time
+the loop then spends on other streams' chunks. At concurrency 16 those chunks arrive together;
+stamping after a later parse would add the queue to the inter-token latencies of the streams
+handled last.
 
 It does only what the two wire protocols need: POST a JSON body over a kept-alive connection
-(TLS for ``https``), read the status and headers, and stream the body (chunked, sized, or until
-close). No proxies, redirects, compression or HTTP/2: a profiler talks to an API endpoint
-directly. Failures are raised as :mod:`rightsize.errors`; :class:`Watchdog` turns "no bytes for
-``timeout`` seconds" into a :class:`~rightsize.errors.TimeoutError`.
+(TLS for ``https``), read the status and headers, and stream the body (``h11`` handles chunked,
+sized and read-until-close bodies). No proxies, redirects, compression or HTTP/2: a profiler talks
+to an API endpoint directly. Failures are raised as :mod:`rightsize.errors`; :class:`Watchdog`
+turns "no bytes for ``timeout`` seconds" into a :class:`~rightsize.errors.TimeoutError`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ import ssl
 import time
 from collections import deque
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import urlsplit
+
+import h11
 
 from ..errors import OverloadedError, StreamCutError
 
@@ -73,14 +77,13 @@ class Watchdog:
 
 
 class _Protocol(asyncio.Protocol):
-    """Buffers what arrives, remembering when each piece came off the socket."""
+    """One connection: bytes are parsed by ``h11`` as they arrive, each event stamped with its arrival."""
 
     def __init__(self, key: _Key) -> None:
         self.key = key
         self.transport: asyncio.Transport | None = None
-        self.buffer = bytearray()
-        self._base = 0  # stream offset of buffer[0]
-        self._stamps: deque[tuple[int, float]] = deque()  # (stream offset just past a piece, its arrival)
+        self.http = h11.Connection(h11.CLIENT, max_incomplete_event_size=65536)
+        self.events: deque[tuple[Any, float]] = deque()  # (h11 event, when its last byte arrived)
         self.eof = False
         self.error: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
@@ -90,13 +93,11 @@ class _Protocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         now = _clock()
-        self.buffer += data
-        self._stamps.append((self._base + len(self.buffer), now))
-        self._wake()
+        self._feed(data, now)
 
     def eof_received(self) -> bool:
         self.eof = True
-        self._wake()
+        self._feed(b"", _clock())
         return False
 
     def connection_lost(self, exc: BaseException | None) -> None:
@@ -104,36 +105,42 @@ class _Protocol(asyncio.Protocol):
         self.error = exc
         self._wake()
 
+    def _feed(self, data: bytes, now: float) -> None:
+        try:
+            self.http.receive_data(data)
+            while True:
+                event = self.http.next_event()
+                if event is h11.NEED_DATA or event is h11.PAUSED:
+                    break
+                self.events.append((event, now))
+                if type(event) is h11.ConnectionClosed:
+                    break
+        except h11.RemoteProtocolError as exc:
+            self.error = exc
+        self._wake()
+
     def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def more(self) -> None:
-        """Wait for more bytes; raise when the connection has ended."""
-        if self.eof:
-            raise ConnectionResetError("the server closed the connection")
-        self._waiter = asyncio.get_running_loop().create_future()
-        try:
-            await self._waiter
-        finally:
-            self._waiter = None
+    async def next(self) -> tuple[Any, float]:
+        """The next parsed event and its arrival time; raises when the connection ended without one."""
+        while not self.events:
+            if isinstance(self.error, h11.RemoteProtocolError):
+                raise ValueError(f"malformed HTTP from the server: {self.error}")
+            if self.eof:
+                raise ConnectionResetError("the server closed the connection")
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self.events.popleft()
 
-    def arrival(self, end: int) -> float:
-        """When the byte just before buffer position ``end`` arrived."""
-        target = self._base + end
-        for offset, stamp in self._stamps:
-            if offset >= target:
-                return stamp
-        return self._stamps[-1][1] if self._stamps else _clock()
-
-    def take(self, size: int) -> bytes:
-        data = bytes(self.buffer[:size])
-        del self.buffer[:size]
-        self._base += size
-        while self._stamps and self._stamps[0][0] <= self._base:
-            self._stamps.popleft()
-        return data
+    def send(self, *events: Any) -> None:
+        assert self.transport is not None
+        self.transport.write(b"".join(self.http.send(event) or b"" for event in events))
 
     def close(self) -> None:
         if self.transport is not None:
@@ -141,7 +148,8 @@ class _Protocol(asyncio.Protocol):
 
     @property
     def reusable(self) -> bool:
-        return not self.eof and not self.buffer and self.transport is not None and not self.transport.is_closing()
+        return (not self.eof and self.transport is not None and not self.transport.is_closing()
+                and self.http.our_state is h11.IDLE and self.http.their_state is h11.IDLE)
 
 
 class HttpResponse:
@@ -154,49 +162,21 @@ class HttpResponse:
         self.status = status
         self.headers = headers
         self._complete = False
-        self._keep_alive = headers.get("connection", "").lower() != "close"
 
     async def iter_timed(self) -> AsyncIterator[tuple[bytes, float]]:
         """The body as it arrives (de-chunked), each piece with the time its last byte was read."""
         conn = self._conn
         assert conn is not None, "the body was already read"
         try:
-            if self.headers.get("transfer-encoding", "").lower() == "chunked":
-                while True:
-                    line_end = conn.buffer.find(b"\r\n")
-                    while line_end < 0:
-                        await conn.more()
-                        line_end = conn.buffer.find(b"\r\n")
-                    size = int(bytes(conn.buffer[:line_end]).split(b";", 1)[0].strip(), 16)
-                    end = line_end + 2 + size + 2
-                    while len(conn.buffer) < end:
-                        await conn.more()
-                    arrived = conn.arrival(end)
-                    data = conn.take(end)[line_end + 2:-2]
-                    if size == 0:
-                        break  # the servers we talk to send no trailers
-                    yield data, arrived
-            elif "content-length" in self.headers:
-                remaining = int(self.headers["content-length"])
-                while remaining > 0:
-                    if not conn.buffer:
-                        await conn.more()
-                    size = min(remaining, len(conn.buffer))
-                    arrived = conn.arrival(size)
-                    remaining -= size
-                    yield conn.take(size), arrived
-            else:
-                self._keep_alive = False
-                while True:
-                    if conn.buffer:
-                        size = len(conn.buffer)
-                        arrived = conn.arrival(size)
-                        yield conn.take(size), arrived
-                    if conn.eof:
-                        break
-                    await conn.more()
+            while True:
+                event, arrived = await conn.next()
+                if type(event) is h11.Data:
+                    yield bytes(event.data), arrived
+                elif type(event) is h11.EndOfMessage:
+                    break
+                elif type(event) is h11.ConnectionClosed:
+                    raise ConnectionResetError("the server closed the connection mid-answer")
         except (ConnectionError, ValueError) as exc:
-            self._keep_alive = False
             self.release()
             raise StreamCutError(f"the connection broke mid-answer ({type(exc).__name__}: {exc})") from exc
         self._complete = True
@@ -209,7 +189,12 @@ class HttpResponse:
         conn, self._conn = self._conn, None
         if conn is None:
             return
-        if self._complete and self._keep_alive and conn.reusable:
+        if self._complete and conn.http.our_state is h11.DONE and conn.http.their_state is h11.DONE:
+            try:
+                conn.http.start_next_cycle()
+            except h11.LocalProtocolError:
+                pass
+        if conn.reusable:
             self._pool.put(conn)
         else:
             conn.close()
@@ -256,10 +241,9 @@ class HttpPool:
         key = (scheme, host, port)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         host_header = host if parts.port is None else f"{host}:{port}"
-        head = [f"POST {target} HTTP/1.1", f"host: {host_header}", f"content-length: {len(body)}",
-                "accept-encoding: identity"]
-        head += [f"{name}: {value}" for name, value in headers.items()]
-        payload = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+        request = h11.Request(method="POST", target=target, headers=[
+            ("host", host_header), ("content-length", str(len(body))), ("accept-encoding", "identity"),
+            *headers.items()])
         where = f"{scheme}://{host_header}"
         for attempt in (0, 1):
             idle = self._idle.get(key)
@@ -277,20 +261,19 @@ class HttpPool:
                 except OSError as exc:
                     raise OverloadedError(f"cannot reach the server at {where} ({type(exc).__name__}: {exc})") from exc
             try:
-                assert conn.transport is not None
-                conn.transport.write(payload)
-                end = conn.buffer.find(b"\r\n\r\n")
-                while end < 0:
-                    if len(conn.buffer) > 65536:
-                        raise OverloadedError(f"the response headers from {where} are too large")
-                    await conn.more()
-                    end = conn.buffer.find(b"\r\n\r\n")
+                conn.send(request, h11.Data(data=body), h11.EndOfMessage())
+                event, _ = await conn.next()
+                while type(event) is h11.InformationalResponse:
+                    event, _ = await conn.next()
             except ConnectionError as exc:
                 conn.close()
                 if reused and attempt == 0:
                     continue  # a kept-alive connection the server had closed meanwhile: use a fresh one
                 raise OverloadedError(f"the server at {where} closed the connection before answering "
                                       f"({type(exc).__name__})") from exc
+            except ValueError as exc:
+                conn.close()
+                raise OverloadedError(f"not an HTTP response from {where} ({exc})") from None
             except BaseException:
                 conn.close()
                 raise
@@ -298,15 +281,8 @@ class HttpPool:
         assert conn is not None
         if watchdog is not None:
             watchdog.touch()
-        lines = conn.take(end + 4).decode("latin-1").split("\r\n")
-        try:
-            status = int(lines[0].split(" ", 2)[1])
-        except (IndexError, ValueError):
+        if type(event) is not h11.Response:
             conn.close()
-            raise OverloadedError(f"not an HTTP response from {where}: {lines[0][:80]!r}") from None
-        headers_in: dict[str, str] = {}
-        for line in lines[1:]:
-            if line:
-                name, _, value = line.partition(":")
-                headers_in[name.strip().lower()] = value.strip()
-        return HttpResponse(self, conn, status, headers_in)
+            raise OverloadedError(f"not an HTTP response from {where}: {type(event).__name__}")
+        headers_in = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in event.headers}
+        return HttpResponse(self, conn, int(event.status_code), headers_in)
