@@ -44,3 +44,18 @@ def test_seeded_fault_draws_repeat() -> None:
     statuses = runs[0]
     assert 0.2 < statuses.count(503) / 200 < 0.4 and 0.1 < statuses.count(529) / 200 < 0.3
     assert first[0] == runs[0][0]
+
+
+def test_a_fault_file_problem_names_its_line_and_the_key_meant(tmp_path) -> None:
+    from rightsize.server.faults import FaultConfig
+    from rightsize.yamlconfig import ConfigError
+
+    path = tmp_path / "faults.yaml"
+    path.write_text("rpm: 30\nunavailable_rat: 0.1\ncut_rate: 2\n")
+    with pytest.raises(ConfigError) as info:
+        FaultConfig.from_file(path)
+    problems = {(p.line, p.path): p.message for p in info.value.problems}
+    assert problems[(2, "unavailable_rat")] == "unknown key (did you mean 'unavailable_rate'?)"
+    assert "less than or equal to 1" in problems[(3, "cut_rate")]
+    path.write_text("")
+    assert FaultConfig.from_file(path) == FaultConfig()

@@ -46,26 +46,21 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-import types
-import typing
-from dataclasses import dataclass
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     ValidationInfo,
 )
 
-from ..errors import RightsizeError, UnknownModelError
+from ..errors import UnknownModelError
 from ..registry import Registry, RetiredModelError, load_registry
-from ._yamllines import LocatedDocument, Path, format_path, parse_located
+from ..yamlconfig import ConfigError, ConfigProblem, Path, load_file, load_model
 
 __all__ = [
     "BudgetConfig",
@@ -88,26 +83,8 @@ __all__ = [
 
 
 # -- errors ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ConfigProblem:
-    """One problem in a config file: where it is and what is wrong."""
-
-    source: str
-    line: int | None
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.source} line {self.line}" if self.line is not None else self.source
-        return f"{where}: {self.path}: {self.message}"
-
-
-class RouterConfigError(RightsizeError, ValueError):
+class RouterConfigError(ConfigError):
     """A router config that cannot be used. ``problems`` lists each one with its line."""
-
-    def __init__(self, problems: list[ConfigProblem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
 
 # -- model aliases, checked against the registry ------------------------------------------------
@@ -354,120 +331,23 @@ def _semantic_problems(config: RouterConfig, registry: Registry) -> list[tuple[P
     return problems
 
 
-# -- turning pydantic errors into lines ---------------------------------------------------------
-def _unwrap(annotation: Any) -> Any:
-    """Strip Annotated and Optional, so the walk sees the model or container inside."""
-    while True:
-        origin = typing.get_origin(annotation)
-        if origin is Annotated:
-            annotation = typing.get_args(annotation)[0]
-        elif origin in (typing.Union, types.UnionType):
-            members = [a for a in typing.get_args(annotation) if a is not type(None)]
-            models = [a for a in members if isinstance(a, type) and issubclass(a, BaseModel)]
-            annotation = models[0] if models else members[0]
-        else:
-            return annotation
-
-
-def _model_at(root: type[BaseModel], loc: Path) -> type[BaseModel] | None:
-    """The config section class at ``loc`` (for listing the keys it allows)."""
-    current: Any = root
-    for part in loc:
-        current = _unwrap(current)
-        origin = typing.get_origin(current)
-        if isinstance(current, type) and issubclass(current, BaseModel) and isinstance(part, str):
-            field = current.model_fields.get(part)
-            if field is None:
-                return None
-            current = field.annotation
-        elif origin is list and isinstance(part, int):
-            current = typing.get_args(current)[0]
-        elif origin is dict and isinstance(part, str):
-            current = typing.get_args(current)[1]
-        else:
-            return None
-    current = _unwrap(current)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
-
-
-def _message(error: Any, loc: Path) -> str:
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        section = _model_at(RouterConfig, loc[:-1])
-        allowed = sorted(section.model_fields) if section else []
-        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
-        hint = f" (did you mean {close[0]!r}?)" if close else (f" (allowed: {', '.join(allowed)})" if allowed else "")
-        return f"unknown key{hint}"
-    if kind == "missing":
-        return f"missing key {loc[-1]!r}" if loc else "missing key"
-    message = str(error["msg"])
-    message = message.removeprefix("Value error, ")
-    if kind.startswith(("literal_", "enum", "greater", "less", "int_", "float_", "bool_", "string_", "too_")):
-        message += f" (got {error.get('input')!r})"
-    return message
-
-
-def _problems_from(exc: ValidationError, doc: LocatedDocument, source: str) -> list[ConfigProblem]:
-    problems: list[ConfigProblem] = []
-    seen: set[tuple[Path, str]] = set()
-    for error in exc.errors():
-        # pydantic adds the name of a validator-wrapped type to the loc; keep only real keys
-        loc: Path = tuple(p for p in error["loc"] if isinstance(p, int) or "[" not in str(p))
-        message = _message(error, loc)
-        if (loc, message) in seen:
-            continue
-        seen.add((loc, message))
-        if error["type"] == "missing":  # name the section that lacks the key, at its line
-            loc = loc[:-1]
-        problems.append(ConfigProblem(source, doc.line_of(loc), format_path(loc), message))
-    return sorted(problems, key=lambda p: p.line or 0)
-
-
 # -- loading ----------------------------------------------------------------------------------------
 def parse_router_config(text: str, *, source: str = "<router config>",
                         registry: Registry | None = None) -> RouterConfig:
     """Parse and check a router config from YAML text; raises :class:`RouterConfigError`."""
-    try:
-        doc = parse_located(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        raise RouterConfigError([ConfigProblem(source, line, "(YAML syntax)",
-                                               f"{exc.problem or exc}; fix the YAML there")]) from None
-    except yaml.YAMLError as exc:
-        raise RouterConfigError([ConfigProblem(source, None, "(YAML syntax)", str(exc))]) from None
-    if doc.duplicates:
-        raise RouterConfigError([
-            ConfigProblem(source, line, format_path(path), f"duplicate key (first given on line {first}); keep one")
-            for path, line, first in doc.duplicates
-        ])
-    if not isinstance(doc.data, dict):
-        raise RouterConfigError([ConfigProblem(source, doc.line_of(()) or 1, "(top level)",
-                                               "a router config is a mapping with at least `router:`; "
-                                               "see rightsize.routing.example_config()")])
     reg = registry or _shipped_registry()
-    try:
-        config = RouterConfig.model_validate(doc.data, context={"registry": reg})
-    except ValidationError as exc:
-        raise RouterConfigError(_problems_from(exc, doc, source)) from None
-    semantic = _semantic_problems(config, reg)
-    if semantic:
-        problems = [ConfigProblem(source, doc.line_of(path), format_path(path), message)
-                    for path, message in semantic]
-        raise RouterConfigError(sorted(problems, key=lambda p: p.line or 0))
-    return config
+    return load_model(text, RouterConfig, source=source, context={"registry": reg}, error=RouterConfigError,
+                      top_hint="a router config is a mapping with at least `router:`; see "
+                               "rightsize.routing.example_config()",
+                      check=lambda config, doc: _semantic_problems(config, reg))
 
 
 def load_router_config(path: str | FilePath, *, registry: Registry | None = None) -> RouterConfig:
     """Read and check a router config file (YAML); raises :class:`RouterConfigError`."""
-    file = FilePath(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RouterConfigError([ConfigProblem(str(file), None, "(file)",
-                                               "no such file; check the path (relative paths start "
-                                               "from the notebook's folder)")]) from None
-    return parse_router_config(text, source=file.name, registry=registry)
+    reg = registry or _shipped_registry()
+    return load_file(path, RouterConfig, context={"registry": reg}, error=RouterConfigError,
+                     top_hint="a router config is a mapping with at least `router:`",
+                     check=lambda config, doc: _semantic_problems(config, reg))
 
 
 _EXAMPLE = __doc__.split("A complete file", 1)[1].split("::\n", 1)[1] if __doc__ else ""

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["FaultConfig", "FaultDecision", "RateLimiter", "parse_fault_header"]
 
@@ -51,22 +51,14 @@ class FaultConfig(BaseModel):
 
     @classmethod
     def from_file(cls, path: str | Path) -> FaultConfig:
-        text = Path(path).read_text(encoding="utf-8")
-        data = yaml.safe_load(text) or {}
-        try:
-            return cls(**data)
-        except ValidationError as exc:
-            raise ValueError(f"{path}: {_first_error(exc)}") from exc
+        """Read a YAML or JSON fault file; raises :class:`~rightsize.yamlconfig.ConfigError` naming the line."""
+        from ..yamlconfig import load_file
+
+        return load_file(path, cls, empty_is={})
 
     @property
     def active(self) -> bool:
         return self != FaultConfig()
-
-
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
-    return f"{loc}: {err['msg']}"
 
 
 def parse_fault_header(value: str) -> dict[str, Any]:
