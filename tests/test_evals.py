@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import matplotlib
@@ -32,6 +33,7 @@ from rightsize.evals import (
     field_matches,
     format_latency,
     label_confidence,
+    paired_comparison,
     pareto_front,
     pareto_plot,
     parse_label,
@@ -39,6 +41,7 @@ from rightsize.evals import (
     percentile,
 )
 from rightsize.evals.scripted import ScriptedProvider
+from rightsize.stats import paired_test, wilson_interval
 
 LABELS = ["billing", "technical", "account", "shipping", "refund", "feedback"]
 
@@ -288,6 +291,35 @@ def test_compare_and_the_pareto_plot() -> None:
     assert format_latency(0.0123) == "12.3 ms" and format_latency(1.5) == "1.50 s" and format_latency(3600) == "60.0 min"
 
 
+def test_compare_gives_each_accuracy_its_interval_and_pairs_runs_on_the_same_items() -> None:
+    gold = ["a", "b"] * 10
+    # reference right on 16; the other right on 10 of those plus 2 the reference misses
+    reference = _run("reference", [(g, g if k < 16 else ("b" if g == "a" else "a"), 0.9) for k, g in enumerate(gold)])
+    other = _run("other", [(g, g if k < 10 or k >= 18 else ("b" if g == "a" else "a"), 0.9)
+                           for k, g in enumerate(gold)])
+    frame = compare([reference, other])
+    assert frame.loc["reference", "n_correct"] == 16 and frame.loc["other", "n_correct"] == 12
+    ci = wilson_interval(12, 20)
+    assert (frame.loc["other", "accuracy_low"], frame.loc["other", "accuracy_high"]) == (ci.low, ci.high)
+    assert "p_value" not in frame.columns  # only with against=
+    paired = compare([reference, other], against="reference")
+    assert paired.attrs["against"] == "reference"
+    # only the reference is right on items 10-15 (6), only the other on items 18-19 (2): 2 * P(X <= 2), X ~ B(8, 1/2)
+    row = paired.loc["other"]
+    assert (row["only_this_right"], row["only_reference_right"]) == (2, 6)
+    assert row["p_value"] == pytest.approx(2 * (1 + 8 + 28) / 256) and row["accuracy_diff"] == pytest.approx(-0.2)
+    assert row["diff_low"] < -0.2 < row["diff_high"]
+    assert math.isnan(paired.loc["reference", "p_value"])
+    # the same items listed in another order pair by id, not by position
+    shuffled = reference.subset([r.id for r in reversed(reference.records)])
+    assert paired_comparison(other, shuffled) == paired_test([r.correct for r in other.records],
+                                                             [r.correct for r in reference.records])
+    with pytest.raises(RightsizeError, match="no run is named 'nope'"):
+        compare([reference, other], against="nope")
+    with pytest.raises(RightsizeError, match="not graded on the same items"):
+        paired_comparison(other, reference.subset(["i0", "i1"]))
+
+
 def test_cascade_thresholds_come_from_dev_and_review_is_charged_per_item() -> None:
     # tier 1 is right when confident (>= 0.8) on dev; on test it answers two items and escalates two
     dev = _run("t1", [("a", "a", 0.9), ("b", "b", 0.8), ("a", "b", 0.5), ("b", "a", 0.4)], split="dev")
@@ -300,6 +332,11 @@ def test_cascade_thresholds_come_from_dev_and_review_is_charged_per_item() -> No
     assert cascade.cost_per_request == pytest.approx(0.25) and cascade.cost_per_10k == pytest.approx(2500)
     assert cascade.latency_p50 == pytest.approx(300.01)  # half the items waited for the review
     assert compare([test, cascade]).loc[cascade.name, "accuracy"] == 1.0
+    # the reviewer turned t1's two wrong test items into right ones: 2 discordant, both for the cascade
+    versus = paired_comparison(cascade, test)
+    assert (versus.only_a, versus.only_b, versus.p_value) == (2, 0, pytest.approx(0.5))
+    assert cascade.correct_by_item() == {"i0": True, "i1": True, "i2": True, "i3": True}
+    assert compare([test, cascade]).loc[cascade.name, "accuracy_low"] == pytest.approx(wilson_interval(4, 4).low)
 
 
 def test_a_tier_that_never_reaches_the_target_accepts_nothing() -> None:
@@ -406,3 +443,47 @@ def test_evaluation_refuses_a_predictor_that_cannot_be_graded_fairly(store: Eval
         confusion_matrix(["a", "c"], ["a", "a"], ["a", "b"])
     with pytest.raises(ValueError, match="2 gold answers but 1 predictions"):
         per_class_report(["a", "b"], ["a"])
+
+
+# -- intervals in the suite tables and in `rightsize eval` -------------------------------------------------
+
+
+def test_the_triage_suite_frame_and_report_carry_intervals_and_paired_tests() -> None:
+    from rightsize.evals import run_triage_suite
+
+    suite = run_triage_suite(models=[], modes=[], limit=30)  # the classifiers and TF-IDF -> review only
+    frame = suite.frame()
+    for name, row in frame.iterrows():
+        ci = wilson_interval(int(row["n_correct"]), int(row["items"]))
+        assert (row["accuracy_low"], row["accuracy_high"]) == (ci.low, ci.high), name
+        assert row["accuracy_low"] < row["accuracy"] <= row["accuracy_high"]
+    assert {"accuracy", "p50_latency_s", "p95_latency_s", "cost_per_10k"} <= set(frame.columns)  # lessons use these
+    paired = suite.frame(against="TF-IDF + logistic regression")
+    gate = paired.loc["rule gate (keywords)"]
+    runs = {run.name: run for run in suite.runs}
+    assert gate["p_value"] == pytest.approx(
+        paired_test([r.correct for r in runs["rule gate (keywords)"].records],
+                    [r.correct for r in runs["TF-IDF + logistic regression"].records]).p_value)
+    report = suite.report()
+    assert "accuracy [95% CI]" in report and "p (McNemar)" in report
+    tfidf = runs["TF-IDF + logistic regression"]
+    assert re.search(rf"^TF-IDF \+ logistic regression +{re.escape(str(tfidf.accuracy_interval))} +{tfidf.n_correct}/30 ",
+                     report, re.MULTILINE)
+
+
+def test_rightsize_eval_prints_intervals_and_the_paired_table(capsys: pytest.CaptureFixture[str]) -> None:
+    """The CLI as a student runs it; the local model's answers come from the shipped results."""
+    from rightsize.cli import main
+
+    assert main(["eval", "triage", "--modes", "grammar", "--limit", "12", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    rows = re.findall(r"^(.+?)\s+(\d\.\d{3}) \[(\d\.\d\d), (\d\.\d\d)\]\s+(\d+)/(\d+)\s", out, re.MULTILINE)
+    names = {name.strip() for name, *_ in rows}
+    assert len(rows) >= 5 and names >= {"rule gate (keywords)", "local LLM grammar (JSON enum)"}
+    for name, shown, low, high, k, n in rows:
+        ci = wilson_interval(int(k), int(n))
+        assert (shown, low, high) == (f"{ci.estimate:.3f}", f"{ci.low:.2f}", f"{ci.high:.2f}"), name
+    assert "Paired with TF-IDF + logistic regression" in out and "p (McNemar)" in out
+    assert main(["eval", "extraction", "--limit", "3", "--prompt-versions", "2", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "exact match [95% CI]" in out and re.search(r"\d+% \[\d+%, \d+%\]", out)

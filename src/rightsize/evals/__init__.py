@@ -5,7 +5,8 @@ report quality, latency and cost, cached on disk so notebooks re-run in seconds.
     from rightsize.evals import evaluate, compare, pareto_plot
 
     runs = [evaluate("local", load_triage("test"), mode=m) for m in ("zero_shot", "grammar", "few_shot")]
-    compare(runs)                      # accuracy, parse/schema success, p50/p95 latency, $ per 10k
+    compare(runs)                      # accuracy [Wilson 95%], parse/schema success, p50/p95 latency, $ per 10k
+    paired_comparison(runs[2], runs[1])  # same items: difference [95% CI] and exact McNemar p-value
     runs[1].confusion(); runs[1].per_class()
     pareto_plot(runs, x="p95_latency")
 
@@ -18,7 +19,14 @@ from __future__ import annotations
 
 from .cache import EvalCache, cache_key, machine_info
 from .cascades import CascadeEval, HumanReview, build_cascade, tier_outcomes
-from .compare import compare, compare_items, format_latency, pareto_front, pareto_plot
+from .compare import (
+    compare,
+    compare_items,
+    format_latency,
+    paired_comparison,
+    pareto_front,
+    pareto_plot,
+)
 from .core import DeterminismReport, as_predictor, determinism, evaluate
 from .metrics import (
     accuracy,
@@ -70,6 +78,7 @@ __all__ = [
     "format_latency",
     "label_confidence",
     "machine_info",
+    "paired_comparison",
     "pareto_front",
     "pareto_plot",
     "parse_label",

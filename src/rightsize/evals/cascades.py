@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import RightsizeError
+from ..stats import ProportionInterval, wilson_interval
 from .records import EvalRun
 
 __all__ = [
@@ -75,7 +76,11 @@ def _human_outcomes(review: HumanReview, gold: Sequence[Any]) -> list[Any]:
 
 @dataclass
 class CascadeEval:
-    """A cascade replayed over the test items, with thresholds chosen on the dev items."""
+    """A cascade replayed over the test items, with thresholds chosen on the dev items.
+
+    ``item_ids`` name the test items in the order the cascade saw them (``run.records[i].index``
+    points into it), so the cascade can be paired with a run on the same items.
+    """
 
     name: str
     run: Any  # rightsize.routing.cascade.CascadeRun
@@ -83,6 +88,7 @@ class CascadeEval:
     thresholds: dict[str, float]
     notes: list[str] = field(default_factory=list)
     price_read_on: str | None = None
+    item_ids: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return int(self.run.n)
@@ -90,6 +96,21 @@ class CascadeEval:
     @property
     def accuracy(self) -> float:
         return float(self.run.accuracy)
+
+    @property
+    def n_correct(self) -> int:
+        return sum(bool(r.correct) for r in self.run.records)
+
+    @property
+    def accuracy_interval(self) -> ProportionInterval:
+        """The accuracy with its Wilson 95% interval over the test items."""
+        return wilson_interval(self.n_correct, len(self))
+
+    def correct_by_item(self) -> dict[str, bool]:
+        """``{item id: final answer correct}``, for pairing with a run on the same items."""
+        if not self.item_ids:
+            raise RightsizeError(f"{self.name} does not know its item ids: build it with build_cascade()")
+        return {self.item_ids[r.index]: bool(r.correct) for r in self.run.records}
 
     @property
     def latency_p50(self) -> float:
@@ -112,8 +133,10 @@ class CascadeEval:
         return dict(self.run.share_by_tier)
 
     def summary(self) -> dict[str, Any]:
+        ci = self.accuracy_interval
         return {"name": self.name, "model": " -> ".join(self.tiers), "mode": "cascade", "prompt": None,
-                "items": len(self), "accuracy": self.accuracy, "coverage": 1.0,
+                "items": len(self), "n_correct": self.n_correct, "accuracy": self.accuracy,
+                "accuracy_low": ci.low, "accuracy_high": ci.high, "coverage": 1.0,
                 "parse_ok": math.nan, "schema_ok": math.nan,
                 "p50_latency_s": self.latency_p50, "p95_latency_s": self.latency_p95,
                 "cost_per_request": self.cost_per_request, "cost_per_10k": self.cost_per_10k,
@@ -182,7 +205,7 @@ def build_cascade(
     run = simulate_cascade(test_out, order, thresholds, lambda i, answer: answer == test_gold[i])
     dates = sorted({t.price_read_on for _, t in tiers if t.price_read_on})
     label = name or "cascade: " + " -> ".join(order)
-    return CascadeEval(label, run, order, thresholds, notes, ", ".join(dates) or None)
+    return CascadeEval(label, run, order, thresholds, notes, ", ".join(dates) or None, list(test_ids))
 
 
 def outcomes_by_tier(runs: Mapping[str, EvalRun], ids: Sequence[str]) -> dict[str, list[Any]]:

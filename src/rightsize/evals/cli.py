@@ -1,10 +1,11 @@
 """``rightsize eval``: the evaluation tables of the course, from one command each.
 
 - ``rightsize eval triage``: rule gate, TF-IDF classifier, the local LLM zero-shot, with a
-  grammar and few-shot, and two cascades, on the test split: accuracy, p50/p95 latency, cost
-  per 10,000 requests and the price date;
-- ``rightsize eval extraction``: parse and schema success of the local model before and after
-  each measure (lenient parse, retry with the errors, grammar);
+  grammar and few-shot, and two cascades, on the test split: accuracy with its Wilson 95%
+  interval, p50/p95 latency, cost per 10,000 requests and the price date, then every tier paired
+  with the TF-IDF classifier on the same tickets (difference, its interval, McNemar p-value);
+- ``rightsize eval extraction``: parse and schema success and exact match (with its Wilson 95%
+  interval) of the local model before and after each measure (lenient parse, retry, grammar);
 - ``rightsize eval determinism``: the same prompt N times at temperature 0 (and, for contrast,
   at a higher temperature).
 

@@ -2,7 +2,9 @@
 
 Anything with a ``summary()`` dict holding ``name``, ``accuracy``, ``p50_latency_s``,
 ``p95_latency_s`` and ``cost_per_10k`` can be compared: an :class:`~rightsize.evals.EvalRun`
-or a :class:`~rightsize.evals.cascades.CascadeEval`.
+or a :class:`~rightsize.evals.cascades.CascadeEval`. Accuracies carry their Wilson 95% interval
+(``accuracy_low``, ``accuracy_high``); two runs on the same items are compared item by item with
+:func:`paired_comparison` (exact McNemar test, paired-bootstrap interval; see :mod:`rightsize.stats`).
 """
 
 from __future__ import annotations
@@ -14,11 +16,21 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ..errors import RightsizeError
+from ..stats import PairedTest, format_p_value, paired_test
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-__all__ = ["compare", "compare_items", "format_latency", "format_table", "pareto_front", "pareto_plot"]
+__all__ = [
+    "compare",
+    "compare_items",
+    "format_latency",
+    "format_paired_table",
+    "format_table",
+    "paired_comparison",
+    "pareto_front",
+    "pareto_plot",
+]
 
 _AXES = {
     "cost_per_10k": "cost per 10,000 requests (USD, list prices)",
@@ -30,8 +42,18 @@ _AXES = {
 _COLUMN = {"p95_latency": "p95_latency_s", "p50_latency": "p50_latency_s"}
 
 
-def compare(runs: Sequence[Any]) -> pd.DataFrame:
-    """One row per run: quality, coverage, parse/schema success, latency percentiles and cost."""
+_PAIRED_COLUMNS = ["accuracy_diff", "diff_low", "diff_high", "only_this_right", "only_reference_right", "p_value"]
+
+
+def compare(runs: Sequence[Any], *, against: Any = None) -> pd.DataFrame:
+    """One row per run: quality, coverage, parse/schema success, latency percentiles and cost.
+
+    ``accuracy_low`` and ``accuracy_high`` are the Wilson 95% interval of ``accuracy``. With
+    ``against`` (one of ``runs``, or its name), every other row is also paired with that run on
+    the same items (:func:`paired_comparison`): ``accuracy_diff`` (this run minus the reference),
+    ``diff_low`` and ``diff_high`` (its 95% interval), ``only_this_right``,
+    ``only_reference_right`` and ``p_value`` (exact McNemar test); the reference's own row has NaN.
+    """
     if not runs:
         raise RightsizeError("compare() needs at least one run")
     rows = [run.summary() for run in runs]
@@ -39,7 +61,67 @@ def compare(runs: Sequence[Any]) -> pd.DataFrame:
     frame = pd.DataFrame(rows).set_index("name")
     if len(sizes) > 1:
         frame.attrs["warning"] = f"runs cover different numbers of items ({sorted(map(str, sizes))}): not comparable"
+    if against is not None:
+        reference = _find_run(runs, against)
+        values = []
+        for run in runs:
+            if run is reference:
+                values.append([math.nan] * len(_PAIRED_COLUMNS))
+                continue
+            test = paired_comparison(run, reference)
+            values.append([test.difference, test.low, test.high, test.only_a, test.only_b, test.p_value])
+        for column, column_values in zip(_PAIRED_COLUMNS, zip(*values)):
+            frame[column] = list(column_values)
+        frame.attrs["against"] = reference.summary()["name"]
     return frame
+
+
+def _find_run(runs: Sequence[Any], wanted: Any) -> Any:
+    if not isinstance(wanted, str):
+        if any(run is wanted for run in runs):
+            return wanted
+        raise RightsizeError("against= must be one of the runs being compared (or its name)")
+    named = [run for run in runs if run.summary()["name"] == wanted]
+    if len(named) != 1:
+        names = ", ".join(repr(run.summary()["name"]) for run in runs)
+        problem = "no run is" if not named else f"{len(named)} runs are"
+        raise RightsizeError(f"{problem} named {wanted!r}; against= takes one of: {names}")
+    return named[0]
+
+
+def paired_comparison(a: Any, b: Any, *, confidence: float = 0.95) -> PairedTest:
+    """Run ``a`` against run ``b`` on the same items: the exact McNemar test and a paired-bootstrap
+    interval for ``a``'s accuracy minus ``b``'s (:func:`rightsize.stats.paired_test`).
+
+    Items are matched by id, so the two runs may list them in different orders, but both must
+    cover the same items: evaluate both on the same split (and ``limit``).
+    """
+    a_items, b_items = _correct_by_item(a), _correct_by_item(b)
+    if set(a_items) != set(b_items):
+        only_a = sorted(set(a_items) - set(b_items))
+        only_b = sorted(set(b_items) - set(a_items))
+        raise RightsizeError(f"{_name(a)} and {_name(b)} were not graded on the same items ({len(only_a)} only in "
+                             f"the first, e.g. {only_a[:3]}; {len(only_b)} only in the second, e.g. {only_b[:3]}): "
+                             "evaluate both on the same split")
+    ids = list(a_items)
+    return paired_test([a_items[i] for i in ids], [b_items[i] for i in ids], confidence=confidence)
+
+
+def _is(run: Any, wanted: Any) -> bool:
+    return run is wanted if not isinstance(wanted, str) else bool(run.summary()["name"] == wanted)
+
+
+def _name(run: Any) -> str:
+    return str(getattr(run, "name", type(run).__name__))
+
+
+def _correct_by_item(run: Any) -> dict[str, bool]:
+    getter = getattr(run, "correct_by_item", None)
+    if not callable(getter):
+        raise RightsizeError(f"a paired comparison needs per-item results; {_name(run)} is a {type(run).__name__} "
+                             "(pass an EvalRun or a CascadeEval)")
+    result: dict[str, bool] = getter()
+    return result
 
 
 def compare_items(runs: Sequence[Any]) -> pd.DataFrame:
@@ -71,20 +153,39 @@ def _money(value: float) -> str:
     return f"${value:,.2f}"
 
 
-def format_table(rows: Sequence[Any], *, columns: Sequence[str] | None = None) -> str:
-    """A plain-text table of runs: name, accuracy (n correct / n), coverage, p50, p95, $/10k."""
-    header = list(columns or ["tier", "accuracy", "answered", "p50 latency", "p95 latency", "cost / 10k req"])
-    body = []
-    for run in rows:
-        s = run.summary()
-        n = s["items"]
-        body.append([s["name"], f"{s['accuracy']:.3f} ({round(s['accuracy'] * n)}/{n})", f"{s['coverage']:.0%}",
-                     format_latency(s["p50_latency_s"]), format_latency(s["p95_latency_s"]), _money(s["cost_per_10k"])])
+def _text_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
+    """Left-aligned first column, right-aligned others, a rule under the header."""
     widths = [max(len(str(r[i])) for r in [header, *body]) for i in range(len(header))]
     lines = ["  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
              for row in [header, *body]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def format_table(rows: Sequence[Any], *, columns: Sequence[str] | None = None) -> str:
+    """A plain-text table of runs: name, accuracy with its Wilson 95% interval (``0.805 [0.72, 0.87]``),
+    n correct / n, coverage, p50, p95, $/10k."""
+    header = list(columns or ["tier", "accuracy [95% CI]", "correct", "answered", "p50 latency", "p95 latency",
+                              "cost / 10k req"])
+    body = []
+    for run in rows:
+        s = run.summary()
+        body.append([s["name"], f"{s['accuracy']:.3f} [{s['accuracy_low']:.2f}, {s['accuracy_high']:.2f}]",
+                     f"{s['n_correct']}/{s['items']}", f"{s['coverage']:.0%}", format_latency(s["p50_latency_s"]),
+                     format_latency(s["p95_latency_s"]), _money(s["cost_per_10k"])])
+    return _text_table(header, body)
+
+
+def format_paired_table(rows: Sequence[Any], against: Any) -> str:
+    """A plain-text table pairing every run with ``against`` (the reference: a run or its name) on the
+    same items: the run's accuracy minus the reference's with its 95% interval, the items only
+    one of the two got right, and the exact McNemar p-value."""
+    frame = compare(rows, against=against)
+    header = ["tier", "difference [95% CI]", "only this right", "only reference right", "p (McNemar)"]
+    body = [[str(name), f"{r.accuracy_diff:+.3f} [{r.diff_low:+.2f}, {r.diff_high:+.2f}]",
+             str(int(r.only_this_right)), str(int(r.only_reference_right)), format_p_value(float(r.p_value))]
+            for (name, r), run in zip(frame.iterrows(), rows) if not _is(run, against)]
+    return _text_table(header, body)
 
 
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:

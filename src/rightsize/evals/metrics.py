@@ -1,8 +1,9 @@
 """Quality, latency and calibration metrics on plain lists, so each can be checked by hand.
 
-Latency percentiles use linear interpolation between order statistics (numpy's default, the
-same as :mod:`rightsize.profiling`); end-to-end latency and time to first token are defined as
-in ``shared/METRICS.md`` and measured by the provider layer on the client.
+Latency percentiles are :func:`rightsize.stats.percentile` (linear interpolation between order
+statistics, numpy's default, as in :mod:`rightsize.profiling`), re-exported here; end-to-end
+latency and time to first token are defined as in ``shared/METRICS.md`` and measured by the
+provider layer on the client. Intervals and paired tests live in :mod:`rightsize.stats`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from ..stats import percentile
 
 __all__ = [
     "ABSTAIN",
@@ -27,12 +30,6 @@ __all__ = [
 ]
 
 ABSTAIN = "(none)"  # how a missing prediction (abstained, unparseable) shows in tables
-
-
-def percentile(values: Sequence[float | None], q: float) -> float:
-    """The q-th percentile with linear interpolation; NaN when there are no values."""
-    clean = [float(v) for v in values if v is not None and not math.isnan(float(v))]
-    return float(np.percentile(clean, q)) if clean else math.nan
 
 
 def accuracy(gold: Sequence[Any], predicted: Sequence[Any]) -> float:

@@ -1,9 +1,9 @@
 """What an evaluation produces: one :class:`ItemRecord` per item and an :class:`EvalRun` over them.
 
 Records are plain JSON-able data, so a run can be cached on disk and read back unchanged. The
-run computes its summary on demand: accuracy (or exact match and field accuracy), per-class
-precision/recall/F1, the confusion matrix, parse and schema success, latency percentiles and
-cost per request and per 10,000 requests, with the date the prices were read.
+run computes its summary on demand: accuracy with its Wilson 95% interval (or exact match and
+field accuracy), per-class precision/recall/F1, the confusion matrix, parse and schema success,
+latency percentiles and cost per request and per 10,000 requests, with the date the prices were read.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import Any
 import pandas as pd
 
 from ..errors import RightsizeError
-from .metrics import confusion_matrix, per_class_report, percentile
+from ..stats import ProportionInterval, percentile, wilson_interval
+from .metrics import confusion_matrix, per_class_report
 
 __all__ = ["EvalRun", "ItemRecord"]
 
@@ -96,7 +97,7 @@ class EvalRun:
 
     def __repr__(self) -> str:
         return (f"<EvalRun {self.name!r} {self.task} {self.dataset} n={len(self)} "
-                f"accuracy={self.accuracy:.3f} p95={self.latency_p95:.3f}s>")
+                f"accuracy={self.accuracy_interval} p95={self.latency_p95:.3f}s>")
 
     # -- quality --------------------------------------------------------------------------------
     @property
@@ -107,6 +108,15 @@ class EvalRun:
     @property
     def n_correct(self) -> int:
         return sum(r.correct for r in self.records)
+
+    @property
+    def accuracy_interval(self) -> ProportionInterval:
+        """The accuracy with its Wilson 95% interval: on 118 items, about 7 points either way."""
+        return wilson_interval(self.n_correct, len(self.records))
+
+    def correct_by_item(self) -> dict[str, bool]:
+        """``{item id: answered correctly}``, for pairing with another run on the same items."""
+        return {r.id: bool(r.correct) for r in self.records}
 
     @property
     def coverage(self) -> float:
@@ -151,13 +161,23 @@ class EvalRun:
             raise RightsizeError(f"{self.name}: field accuracy needs extraction records (task {self.task!r})")
         return pd.DataFrame(rows).mean().rename("field accuracy")
 
-    def accuracy_by(self, tag: str) -> pd.Series:
-        """Accuracy per value of an item tag, e.g. ``run.accuracy_by("difficulty")``."""
+    def accuracy_by(self, tag: str, *, interval: bool = False) -> pd.Series | pd.DataFrame:
+        """Accuracy per value of an item tag, e.g. ``run.accuracy_by("difficulty")``.
+
+        With ``interval=True``, a frame with ``items``, ``accuracy``, ``accuracy_low`` and
+        ``accuracy_high`` (Wilson 95%) per value: small groups have wide intervals.
+        """
         values = [r.tags.get(tag) for r in self.records]
         if all(v is None for v in values):
             raise RightsizeError(f"{self.name}: no item has the tag {tag!r}; tags: {sorted(self.records[0].tags)}")
         frame = pd.DataFrame({tag: values, "correct": [r.correct for r in self.records]})
-        return frame.groupby(tag)["correct"].mean().rename("accuracy")
+        if not interval:
+            return frame.groupby(tag)["correct"].mean().rename("accuracy")
+        rows = {}
+        for value, group in frame.groupby(tag):
+            ci = wilson_interval(int(group["correct"].sum()), len(group))
+            rows[value] = {"items": ci.n, "accuracy": ci.estimate, "accuracy_low": ci.low, "accuracy_high": ci.high}
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis(tag)
 
     def _classification_only(self, what: str) -> None:
         if self.task != "triage":
@@ -192,10 +212,16 @@ class EvalRun:
         return self.cost_per_request * 10_000
 
     def summary(self) -> dict[str, Any]:
-        """The headline numbers as one dict (a row of :func:`~rightsize.evals.compare`)."""
+        """The headline numbers as one dict (a row of :func:`~rightsize.evals.compare`).
+
+        ``accuracy_low`` and ``accuracy_high`` bound the accuracy (Wilson 95% interval over the
+        ``items``; for extraction, the exact-match accuracy).
+        """
+        ci = self.accuracy_interval
         row: dict[str, Any] = {
             "name": self.name, "model": self.model, "mode": self.mode, "prompt": self.prompt_id,
-            "items": len(self), "accuracy": self.accuracy, "coverage": self.coverage,
+            "items": len(self), "n_correct": self.n_correct, "accuracy": self.accuracy,
+            "accuracy_low": ci.low, "accuracy_high": ci.high, "coverage": self.coverage,
             "parse_ok": self.parse_rate, "schema_ok": self.schema_rate,
             "p50_latency_s": self.latency_p50, "p95_latency_s": self.latency_p95,
             "cost_per_request": self.cost_per_request, "cost_per_10k": self.cost_per_10k,

@@ -15,8 +15,9 @@ from ..baselines import KeywordRuleGate, NearestTicket, TfidfClassifier
 from ..datasets import load_extraction, load_triage
 from ..errors import RightsizeError
 from ..registry import ModelInfo, get_model
+from ..stats import wilson_interval
 from .cascades import CascadeEval, HumanReview, build_cascade
-from .compare import format_latency, format_table
+from .compare import format_latency, format_paired_table, format_table
 from .core import evaluate
 from .predictors import TRIAGE_MODES, TriageLLM
 from .records import EvalRun
@@ -35,6 +36,7 @@ __all__ = [
 ]
 
 _LOCAL_PROVIDERS = ("local", "lab")
+PAIRED_REFERENCE = "TF-IDF + logistic regression"  # the tier every other triage row is paired with in reports
 
 
 def _model_info(model: str | ModelInfo | Provider) -> ModelInfo:
@@ -95,15 +97,27 @@ class TriageSuite:
     def table(self) -> str:
         return format_table(self.rows)
 
-    def frame(self) -> pd.DataFrame:
+    def frame(self, against: str | None = None) -> pd.DataFrame:
+        """:func:`~rightsize.evals.compare` of every row; ``against`` (a row's name) adds the
+        paired test of each row with that one (``accuracy_diff``, ``diff_low``, ``diff_high``, ``p_value``)."""
         from .compare import compare
 
-        return compare(self.rows)
+        return compare(self.rows, against=against)
 
     def report(self) -> str:
-        """The table with what a reader needs to trust it: sources, prices, assumptions."""
-        lines = [(f"Triage, {self.split} split ({len(self.runs[0])} tickets, 6 labels). "
-                  "Accuracy counts an abstention or unreadable answer as wrong."), "", self.table(), ""]
+        """The table with what a reader needs to trust it: intervals, sources, prices, assumptions."""
+        n = len(self.runs[0])
+        lines = [(f"Triage, {self.split} split ({n} tickets, 6 labels). "
+                  "Accuracy counts an abstention or unreadable answer as wrong."), "", self.table(), "",
+                 (f"Accuracy [95% CI] is the Wilson interval over the {n} tickets. Overlapping intervals do not mean "
+                  "two tiers are equal: the paired test below compares them ticket by ticket."), ""]
+        if any(r.name == PAIRED_REFERENCE for r in self.runs) and len(self.rows) > 1:
+            lines += [(f"Paired with {PAIRED_REFERENCE} (the reference) on the same tickets: each tier's accuracy "
+                       "minus the reference's, with a paired-bootstrap 95% interval, and the exact McNemar p-value "
+                       "(one test per row, not "
+                       f"corrected for the {len(self.rows) - 1} made: with no real difference, about one p in 20 "
+                       "still falls below 0.05)."), "",
+                      format_paired_table(self.rows, PAIRED_REFERENCE), ""]
         for c in self.cascades:
             lines.append("- " + c.describe())
         lines.append("- " + self.review.describe())
@@ -210,6 +224,7 @@ def extraction_table(runs: Sequence[EvalRun]) -> pd.DataFrame:
 
     One row per (run, stage): as returned, after lenient parsing, after one retry with the
     validation errors fed back. Latency is per item over the calls made up to that stage.
+    ``exact_match_low`` and ``exact_match_high`` are the Wilson 95% interval of ``exact_match``.
     """
     rows = []
     for run in runs:
@@ -220,11 +235,12 @@ def extraction_table(runs: Sequence[EvalRun]) -> pd.DataFrame:
             stages = [r.extra["stages"][key] for r in run.records]
             latency = [r.extra.get("first_e2e") if key != "final" else r.e2e for r in run.records]
             calls = [1 if key != "final" else r.extra.get("calls", 1) for r in run.records]
+            exact = wilson_interval(sum(bool(s["exact"]) for s in stages), n)
             rows.append({
                 "run": run.name, "measure": label, "items": n,
                 "parse_ok": sum(s["parse_ok"] for s in stages) / n,
                 "schema_ok": sum(s["schema_ok"] for s in stages) / n,
-                "exact_match": sum(s["exact"] for s in stages) / n,
+                "exact_match": exact.estimate, "exact_match_low": exact.low, "exact_match_high": exact.high,
                 "field_accuracy": sum(s["field_accuracy"] for s in stages) / n,
                 "calls_per_item": sum(calls) / n,
                 "p50_latency_s": float(pd.Series([x for x in latency if x is not None]).median()),
@@ -244,8 +260,10 @@ class ExtractionSuite:
 
     def report(self) -> str:
         frame = self.frame()
-        header = ["run", "measure", "parse ok", "schema ok", "exact match", "field acc.", "calls/item", "p50 latency"]
-        body = [[r.run, r.measure, f"{r.parse_ok:.0%}", f"{r.schema_ok:.0%}", f"{r.exact_match:.0%}",
+        header = ["run", "measure", "parse ok", "schema ok", "exact match [95% CI]", "field acc.", "calls/item",
+                  "p50 latency"]
+        body = [[r.run, r.measure, f"{r.parse_ok:.0%}", f"{r.schema_ok:.0%}",
+                 f"{r.exact_match:.0%} [{r.exact_match_low:.0%}, {r.exact_match_high:.0%}]",
                  f"{r.field_accuracy:.0%}", f"{r.calls_per_item:.2f}", format_latency(r.p50_latency_s)]
                 for r in frame.itertuples()]
         widths = [max(len(str(row[i])) for row in [header, *body]) for i in range(len(header))]
