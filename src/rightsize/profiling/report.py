@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import RightsizeError
+from ..stats import percentile
 from .metrics import RequestMetrics
 
 if TYPE_CHECKING:
@@ -135,7 +136,7 @@ class SLO:
         if tpot is not None and request.time_per_output_token is not None and request.time_per_output_token > tpot:
             missed.append("tpot")
         if itl is not None and request.inter_token_latencies and \
-                _percentile(request.inter_token_latencies, self.itl_percentile) > itl:
+                percentile(request.inter_token_latencies, self.itl_percentile) > itl:
             missed.append("itl")
         if e2e is not None and (request.end_to_end is None or request.end_to_end > e2e):
             missed.append("e2e")
@@ -202,29 +203,15 @@ class LoadShape:
                 "description": self.describe()}
 
 
-def _percentile(values: Sequence[float], q: float) -> float:
-    """Linear-interpolated percentile (numpy's default), without numpy for short lists."""
-    ordered = sorted(values)
-    if len(ordered) == 1:
-        return ordered[0]
-    position = (len(ordered) - 1) * q / 100
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 def summarize(values: Sequence[float]) -> dict[str, float | int | None]:
     """count, mean, min, p50, p90, p95, p99 and max of some values (None when there are none)."""
     if not values:
         return {"count": 0, **{c: None for c in STAT_COLUMNS[1:]}}
-    import numpy as np
-
-    array = np.asarray(values, dtype=float)
-    ps = np.percentile(array, PERCENTILES)
-    out: dict[str, float | int | None] = {"count": int(array.size), "mean": float(array.mean()),
-                                          "min": float(array.min())}
-    out.update({f"p{p}": float(v) for p, v in zip(PERCENTILES, ps)})
-    out["max"] = float(array.max())
+    clean = [float(v) for v in values]
+    out: dict[str, float | int | None] = {"count": len(clean), "mean": math.fsum(clean) / len(clean),
+                                          "min": min(clean)}
+    out.update({f"p{p}": percentile(clean, p) for p in PERCENTILES})
+    out["max"] = max(clean)
     return out
 
 
@@ -308,7 +295,7 @@ class Report:
 
     def percentile(self, metric: str, q: float) -> float | None:
         values = self.samples(metric)
-        return _percentile(values, q) if values else None
+        return percentile(values, q) if values else None
 
     @property
     def request_throughput(self) -> float:
@@ -377,7 +364,7 @@ class Report:
             notes.append("this model is a replay of a recording: recorded timings, not a live model")
         lag = self.samples("send_lag_ms")
         if lag:
-            p99 = _percentile(lag, 99)
+            p99 = percentile(lag, 99)
             if p99 > 10:
                 notes.append(f"the client sent late against its schedule (p99 lag {p99:.1f} ms): the offered "
                              "rate was not fully met, treat the latencies with care")

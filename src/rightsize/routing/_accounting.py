@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-
-import numpy as np
-
 from ..providers import Response
 from ..registry import ModelInfo
 
@@ -23,9 +18,3 @@ def response_cost(model: ModelInfo, response: Response) -> float | None:
     if usage.input_tokens is None and usage.output_tokens is None:
         return 0.0 if response.error is not None else None
     return model.cost(usage.input_tokens or 0, usage.output_tokens or 0)
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (linear interpolation), NaN for no values."""
-    clean = [v for v in values if v is not None and not math.isnan(v)]
-    return float(np.percentile(clean, q)) if clean else math.nan

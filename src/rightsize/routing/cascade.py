@@ -31,7 +31,8 @@ import numpy as np
 
 from ..errors import ProviderError, RightsizeError
 from ..providers import Provider
-from ._accounting import percentile, response_cost
+from ..stats import percentile
+from ._accounting import response_cost
 from .decisions import DecisionLog, RouteRequest, as_request
 
 if TYPE_CHECKING:

@@ -45,7 +45,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..errors import BadRequestError, ProviderError, RightsizeError
 from ..providers import Provider, Response, connect
 from ..registry import get_model
-from ._accounting import percentile, response_cost
+from ..stats import percentile
+from ._accounting import response_cost
 from .budget import BudgetExceededError, SpendBudget
 from .cache import ResponseCache
 from .decisions import DecisionLog, new_request_id
