@@ -11,6 +11,7 @@ from rightsize import cost
 from rightsize.errors import RightsizeError
 from rightsize.providers import endpoint_model
 from rightsize.providers.base import Response, Usage
+from rightsize.registry import get_model
 
 
 def test_request_cost_by_hand() -> None:
@@ -86,3 +87,82 @@ def test_monthly_cost() -> None:
     month = cost.monthly_cost("gpt-4o", 1000, 1000, requests_per_day=100)
     assert month.usd == pytest.approx((1000 * 2.5e-6 + 1000 * 10e-6) * 100 * 30)  # 37.5
     assert month.price_read_on == dt.date(2025, 12, 1)
+
+
+# -- hidden reasoning tokens, billed as output ------------------------------------------------------
+def test_a_planned_request_adds_the_models_stated_reasoning_assumption() -> None:
+    assumed = get_model("gpt-5-mini").reasoning.assumed_tokens_per_request
+    assert assumed > 0
+    c = cost.request_cost("gpt-5-mini", (600, 150))
+    # GPT-5 mini at $0.25 / $2.00: the reasoning is billed at the output price
+    assert c.usd == pytest.approx(600 * 0.25e-6 + (150 + assumed) * 2e-6)
+    assert (c.output_tokens, c.reasoning_tokens, c.billed_output_tokens) == (150, assumed, 150 + assumed)
+    assert c.reasoning_basis == "assumed" and "hidden reasoning (assumed)" in str(c)
+    # a model that does not reason adds nothing
+    plain = cost.request_cost("gpt-4o-mini", (600, 150))
+    assert (plain.reasoning_tokens, plain.reasoning_basis) == (0, "none") and "reasoning" not in str(plain)
+
+
+def test_the_real_reasoning_count_replaces_the_assumption() -> None:
+    c = cost.request_cost("gpt-5-mini", (600, 150), reasoning_tokens=1_200)
+    assert c.usd == pytest.approx(600 * 0.25e-6 + 1_350 * 2e-6) and c.reasoning_basis == "given"
+    assert cost.request_cost("gpt-5-mini", (600, 150), reasoning_tokens=0).usd == pytest.approx(
+        600 * 0.25e-6 + 150 * 2e-6)
+    with pytest.raises(RightsizeError, match="negative"):
+        cost.request_cost("gpt-5-mini", (600, 150), reasoning_tokens=-5)
+
+
+def test_a_measured_usage_already_holds_its_reasoning() -> None:
+    measured = Usage(600, 650, reasoning_tokens=500)  # what the OpenAI adapter reads off the server
+    c = cost.request_cost("gpt-5-mini", measured)
+    assert c.usd == pytest.approx(600 * 0.25e-6 + 650 * 2e-6)  # nothing added on top
+    assert (c.output_tokens, c.reasoning_tokens, c.reasoning_basis) == (150, 500, "reported")
+    unsplit = cost.request_cost("gpt-5-mini", Usage(600, 650))
+    assert unsplit.usd == c.usd and (unsplit.reasoning_tokens, unsplit.reasoning_basis) == (None, "measured")
+    response = Response("gpt-5-mini", "openai", True, 0.0, 0.0, usage=measured)
+    assert cost.request_cost("gpt-5-mini", response).usd == c.usd
+    with pytest.raises(RightsizeError, match="already counts its reasoning"):
+        cost.request_cost("gpt-5-mini", measured, reasoning_tokens=100)
+    with pytest.raises(RightsizeError, match="must include them"):
+        cost.request_cost("gpt-5-mini", Usage(600, 100, reasoning_tokens=500))
+
+
+def test_cost_table_shows_the_reasoning_and_where_it_came_from() -> None:
+    table = cost.cost_table(["gpt-4o-mini", "openai-mid", "haiku"], input_tokens=600, output_tokens=150,
+                            requests_per_day=100_000).set_index("model")
+    assert {"reasoning_tokens", "reasoning_basis", "reasoning_source"} <= set(table.columns)
+    mini5 = table.loc["gpt-5-mini"]
+    assumption = get_model("gpt-5-mini").reasoning
+    assert mini5["reasoning_tokens"] == assumption.assumed_tokens_per_request
+    assert mini5["reasoning_basis"] == "assumed"
+    assert str(assumption.as_of) in mini5["reasoning_source"] and "assumption" in mini5["reasoning_source"]
+    per_request = 600 * 0.25e-6 + (150 + assumption.assumed_tokens_per_request) * 2e-6
+    assert mini5["per_request"] == pytest.approx(per_request)
+    assert mini5["per_month"] == pytest.approx(per_request * 100_000 * 30)
+    assert table.loc["gpt-4o-mini", "reasoning_tokens"] == 0 and table.loc["gpt-4o-mini", "reasoning_basis"] == "none"
+    assert pd.isna(table.loc["claude-haiku-4-5", "reasoning_source"])
+    assert "reasoning" in table.attrs["note"]
+    assert set(table["reasoning_basis"]) <= set(table.attrs["reasoning_bases"])
+
+
+def test_cost_table_takes_measured_reasoning_per_model() -> None:
+    table = cost.cost_table(["gpt-5-mini", "gpt-5"], 600, 150, reasoning_tokens={"openai-mid": 900}).set_index("model")
+    assert table.loc["gpt-5-mini", "reasoning_tokens"] == 900 and table.loc["gpt-5-mini", "reasoning_basis"] == "given"
+    assert table.loc["gpt-5-mini", "per_request"] == pytest.approx(600 * 0.25e-6 + 1_050 * 2e-6)
+    assert table.loc["gpt-5", "reasoning_basis"] == "assumed"  # the other model keeps the assumption
+    with pytest.raises(RightsizeError, match="not in this table"):
+        cost.cost_table(["gpt-5"], 600, 150, reasoning_tokens={"gpt-5-mini": 900})
+
+
+def test_monthly_cost_and_break_even_count_the_reasoning() -> None:
+    assumed = get_model("gpt-5").reasoning.assumed_tokens_per_request
+    month = cost.monthly_cost("gpt-5", 1000, 100, requests_per_day=10)
+    assert month.usd == pytest.approx((1000 * 1.25e-6 + (100 + assumed) * 10e-6) * 10 * 30)
+    assert month.reasoning_tokens == assumed
+    given = cost.monthly_cost("gpt-5", 1000, 100, requests_per_day=10, reasoning_tokens=0)
+    assert given.usd == pytest.approx((1000 * 1.25e-6 + 100 * 10e-6) * 10 * 30)
+    assumed = get_model("gpt-5-mini").reasoning.assumed_tokens_per_request
+    even = cost.break_even(600, "gpt-5-mini", 800, 200)
+    assert even.cost_per_request == pytest.approx(800 * 0.25e-6 + (200 + assumed) * 2e-6)
+    assert even.reasoning_tokens == assumed and f"{assumed} hidden reasoning tokens (assumed)" in str(even)
+    assert "reasoning" not in str(cost.break_even(600, "haiku", 800, 200))

@@ -12,7 +12,7 @@ import pytest
 from rightsize import connect, errors
 from rightsize.providers.anthropic_messages import ANTHROPIC_ERRORS, AnthropicProvider
 from rightsize.providers.openai_compat import OPENAI_ERRORS, OpenAIProvider
-from rightsize.registry import get_model
+from rightsize.registry import UnsupportedOptionError, get_model
 
 
 def _status_error(sdk: object, cls_name: str, status: int, headers: dict[str, str] | None = None) -> Exception:
@@ -84,3 +84,65 @@ def test_local_models_need_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(var, raising=False)
     assert connect("local").key() is None
     assert connect("lab").key() is None
+
+
+# -- options a model does not take: a clear error before anything is sent --------------------------
+
+
+def _offline(provider: object) -> None:
+    import httpx2
+
+    def refuse(request: httpx2.Request) -> httpx2.Response:
+        raise AssertionError(f"a request was sent: {request.url}")
+
+    assert provider.api == "openai"  # type: ignore[attr-defined]
+    args = provider._client_args()  # type: ignore[attr-defined]
+    transport = httpx2.MockTransport(refuse)
+    provider.client = openai.OpenAI(**args, http_client=httpx2.Client(transport=transport))  # type: ignore[attr-defined]
+    provider.async_client = openai.AsyncOpenAI(  # type: ignore[attr-defined]
+        **args, http_client=httpx2.AsyncClient(transport=transport))
+
+
+@pytest.mark.parametrize(("model", "options", "says"), [
+    ("gpt-5-mini", {"temperature": 0},
+     "gpt-5-mini accepts only the default temperature (1), not 0: leave temperature unset"),
+    ("gpt-5", {"temperature": 0.2}, "leave temperature unset"),
+    ("gpt-5-mini", {"stop": ["\n"]},
+     "gpt-5-mini does not take stop (GPT-5 reasoning models refuse it): leave stop unset"),
+    ("claude-haiku-4-5", {"temperature": 0},
+     "claude-haiku-4-5 does not take temperature (the anthropic SDK 2.x sends no temperature): leave temperature unset"),
+    ("sonnet", {"seed": 1}, "claude-sonnet-4-5 does not take seed"),
+    ("lab-anthropic", {"temperature": 1.5}, "takes temperature up to 1, not 1.5"),
+])
+def test_an_explicit_option_the_model_does_not_take_is_a_clear_error(
+        model: str, options: dict[str, object], says: str) -> None:
+    provider = connect(model, key="test-key")
+    with pytest.raises(UnsupportedOptionError) as info:
+        # raised even with raise_errors=False: the caller's mistake, not a provider's answer
+        provider.complete("hi", stream=False, raise_errors=False, **options)
+    error = info.value
+    assert says in str(error)
+    assert error.model_id == provider.model.id and error.option == next(iter(options))
+    assert isinstance(error, errors.RightsizeError) and not isinstance(error, errors.ProviderError)
+
+
+def test_the_error_comes_before_any_request() -> None:
+    import asyncio
+
+    provider = connect("gpt-5-mini", key="test-key")
+    _offline(provider)
+    with pytest.raises(UnsupportedOptionError):
+        provider.complete("hi", temperature=0)
+    with pytest.raises(UnsupportedOptionError):
+        asyncio.run(provider.acomplete("hi", temperature=0))
+
+
+def test_unset_or_empty_options_are_never_an_error() -> None:
+    info = get_model("gpt-5-mini")
+    info.check_options({})
+    info.check_options({"temperature": 1.0, "stop": None, "seed": 3})
+    info.check_options({"stop": []})
+    get_model("haiku").check_options({"stop": ["\n"], "seed": None})
+    get_model("local").check_options({"temperature": 2.0, "seed": 1, "stop": ["."]})
+    with pytest.raises(UnsupportedOptionError):
+        info.check_options({"temperature": 0.0})

@@ -9,7 +9,15 @@ import pytest
 
 from rightsize import get_model, list_models
 from rightsize.errors import RightsizeError, UnknownModelError
-from rightsize.registry import RetiredModelError, load_registry
+from rightsize.registry import (
+    ModelInfo,
+    OptionRule,
+    Parameters,
+    Reasoning,
+    RetiredModelError,
+    UnsupportedOptionError,
+    load_registry,
+)
 
 
 def test_alias_and_id_give_the_same_entry() -> None:
@@ -91,3 +99,101 @@ def test_duplicate_alias_is_an_error(tmp_path: Path) -> None:
     path.write_text("schema_version: 1\nmodels:\n  - " + entry.format(id="a") + "\n  - " + entry.format(id="b") + "\n")
     with pytest.raises(RightsizeError, match="same"):
         load_registry(path)
+
+
+# -- parameters and reasoning: how each model is called, as data ------------------------------------
+
+
+def test_every_entry_states_its_parameters_and_reasoning() -> None:
+    for model in list_models(include_retired=True):
+        assert {"parameters", "reasoning"} <= model.model_fields_set, f"{model.id}: state parameters and reasoning"
+        assert len(model.parameters.source) > 10, model.id
+        if model.reasoning.billed:
+            r = model.reasoning
+            assert r.assumed_tokens_per_request > 0 and r.as_of is not None and r.as_of <= dt.date.today()
+            assert "assumption" in (r.source or ""), f"{model.id}: say that the reasoning count is an assumption"
+
+
+def test_token_limit_names_follow_the_api() -> None:
+    limits = {m.id: m.parameters.token_limit for m in list_models(include_retired=True)}
+    for model in list_models(include_retired=True):
+        if model.provider == "openai":
+            assert limits[model.id] == "max_completion_tokens", model.id
+        else:  # compatible servers (lab, Gemini) and the Messages protocol
+            assert limits[model.id] == "max_tokens", model.id
+
+
+def test_the_gpt5_family_fixes_temperature_and_bills_reasoning() -> None:
+    for name in ("gpt-5-mini", "gpt-5"):
+        model = get_model(name)
+        assert model.parameters.temperature == OptionRule(kind="fixed", fixed=1.0)
+        assert model.parameters.stop.kind == "unsupported"
+        assert model.reasoning.billed and "second-hand" in model.parameters.source
+    for name in ("gpt-4o-mini", "gpt-4o"):
+        assert get_model(name).parameters.temperature.kind == "accepted" and not get_model(name).reasoning.billed
+
+
+def test_anthropic_models_take_no_temperature_and_the_lab_entries_take_it() -> None:
+    for model in list_models(include_retired=True):
+        if model.provider == "anthropic":
+            assert model.parameters.temperature.kind == "unsupported", model.id
+            assert model.parameters.seed.kind == "unsupported" and model.parameters.stop.kind == "accepted"
+    for name in ("local", "lab", "lab-anthropic"):
+        model = get_model(name)
+        assert model.parameters.temperature.sent and model.parameters.stop.sent, name
+        model.check_options({"temperature": 0})  # what the lessons send
+    assert get_model("lab-anthropic").parameters.temperature.maximum == 1.0  # the Messages range
+
+
+def test_rule_shorthands_read_as_written() -> None:
+    assert OptionRule.model_validate("accepted") == OptionRule()
+    assert OptionRule.model_validate({"fixed": 1}) == OptionRule(kind="fixed", fixed=1.0)
+    assert OptionRule.model_validate({"maximum": 1}) == OptionRule(kind="accepted", maximum=1.0)
+    assert OptionRule.model_validate({"unsupported": "no such knob"}) == OptionRule(kind="unsupported",
+                                                                                   why="no such knob")
+    assert OptionRule.model_validate("unsupported").why is None
+
+
+_ENTRY = ("schema_version: 1\nmodels:\n  - {{id: x, name: X, provider: p, api: {api}, tier: small, "
+          "context_window: 10, price: {{input_per_mtok: 1, output_per_mtok: 1, read_on: 2025-01-01, "
+          "source: test}}, {extra}}}\n")
+
+
+@pytest.mark.parametrize(("api", "extra", "where"), [
+    ("openai", "parameters: {temperature: fixed}", r"models\.0\.parameters\.temperature"),
+    ("openai", "parameters: {temperature: {fixed: 1, maximum: 2}}", r"models\.0\.parameters\.temperature"),
+    ("openai", "parameters: {token_limit: max_output_tokens}", r"models\.0\.parameters\.token_limit"),
+    ("openai", "parameters: {stop: {maximum: 3}}", "stop is a list of strings"),
+    ("openai", "parameters: {temprature: accepted}", r"models\.0\.parameters\.temprature"),
+    ("anthropic", "parameters: {token_limit: max_completion_tokens}", "Messages|anthropic protocol"),
+    ("openai", "reasoning: {billed: true}", r"models\.0\.reasoning"),
+    ("openai", "reasoning: {billed: false, assumed_tokens_per_request: 300}", r"models\.0\.reasoning"),
+])
+def test_bad_parameters_or_reasoning_name_the_field(tmp_path: Path, api: str, extra: str, where: str) -> None:
+    path = tmp_path / "models.yaml"
+    path.write_text(_ENTRY.format(api=api, extra=extra))
+    with pytest.raises(RightsizeError, match=where):
+        load_registry(path)
+
+
+def test_an_entry_without_rules_is_a_compatible_server(tmp_path: Path) -> None:
+    path = tmp_path / "models.yaml"
+    path.write_text(_ENTRY.format(api="openai", extra="note: mine"))
+    model = load_registry(path).get("x")
+    assert model.parameters == Parameters() and model.parameters.token_limit == "max_tokens"
+    assert model.reasoning == Reasoning() and not model.reasoning.billed
+    model.check_options({"temperature": 1.9, "seed": 4, "stop": ["x"]})
+
+
+def test_check_options_refuses_only_what_the_model_does_not_take() -> None:
+    strict = ModelInfo(id="strict", name="S", provider="p", api="openai", tier="small", context_window=10,
+                       price={"input_per_mtok": 1, "output_per_mtok": 1, "read_on": "2025-01-01", "source": "test"},
+                       parameters={"temperature": {"fixed": 1}, "seed": "unsupported"})
+    strict.check_options({"temperature": 1, "seed": None, "stop": None})
+    with pytest.raises(UnsupportedOptionError, match="strict accepts only the default temperature"):
+        strict.check_options({"temperature": 0.5})
+    with pytest.raises(UnsupportedOptionError, match="strict does not take seed: leave seed unset"):
+        strict.check_options({"seed": 0})  # 0 is a value, not "unset"
+    assert strict.accepts("temperature", 1.0) and not strict.accepts("temperature", 0.0)
+    assert not strict.accepts("seed", 0) and strict.accepts("stop", ["x"])
+    assert get_model("haiku").accepts("stop", ["x"]) and not get_model("haiku").accepts("temperature", 0)

@@ -4,6 +4,11 @@ The data lives in ``models.yaml`` beside this module; this module only reads and
 Ask for a model by id or alias with :func:`get_model`; a name the registry does not know raises
 :class:`~rightsize.errors.UnknownModelError` listing what is known, and a retired id raises
 :class:`RetiredModelError` naming its replacement, so a lesson never calls a dead model silently.
+
+Each entry also says how the model is called (:class:`Parameters`: which sampling options it takes
+and the name of its token-limit parameter) and whether it bills hidden reasoning tokens
+(:class:`Reasoning`), so swapping one alias for another changes data, not code. An option a learner
+sets that the model does not take raises :class:`UnsupportedOptionError` before anything is sent.
 """
 
 from __future__ import annotations
@@ -12,23 +17,31 @@ import datetime as dt
 import functools
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import RightsizeError, UnknownModelError
 
 __all__ = [
+    "SAMPLING_OPTIONS",
     "Capabilities",
     "ModelInfo",
+    "OptionRule",
+    "Parameters",
     "Price",
+    "Reasoning",
     "Registry",
     "RetiredModelError",
+    "UnsupportedOptionError",
     "get_model",
     "list_models",
     "load_registry",
 ]
+
+#: the generation options whose acceptance differs between models (the token limit is always taken)
+SAMPLING_OPTIONS = ("temperature", "seed", "stop")
 
 Api = Literal["local", "openai", "anthropic"]
 
@@ -40,6 +53,15 @@ class RetiredModelError(RightsizeError):
         self.model = model
         hint = f" Use {model.replaced_by!r} instead." if model.replaced_by else ""
         super().__init__(f"model {model.id!r} was retired on {model.retires_on}.{hint}")
+
+
+class UnsupportedOptionError(RightsizeError, ValueError):
+    """An option the learner set that the model does not take (raised before anything is sent)."""
+
+    def __init__(self, model_id: str, option: str, message: str) -> None:
+        self.model_id = model_id
+        self.option = option
+        super().__init__(message)
 
 
 class Price(BaseModel):
@@ -63,6 +85,119 @@ class Capabilities(BaseModel):
     logprobs: bool = Field(False, description="returns token log-probabilities")
 
 
+class OptionRule(BaseModel):
+    """How a model takes one sampling option (``temperature``, ``seed`` or ``stop``).
+
+    In ``models.yaml`` a rule is written short: ``accepted``; ``{maximum: 1}`` (accepted up to that
+    value); ``{fixed: 1}`` (only the provider's default, so it is never sent); ``unsupported`` or
+    ``{unsupported: "why"}`` (never sent).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["accepted", "fixed", "unsupported"] = "accepted"
+    maximum: float | None = Field(None, description="accepted: the highest value the model takes")
+    fixed: float | None = Field(None, description="fixed: the provider's default, the only value taken")
+    why: str | None = Field(None, description="unsupported: why, for the error message")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"kind": data}
+        if isinstance(data, dict) and "kind" not in data:
+            if "fixed" in data:
+                return {"kind": "fixed", **data}
+            if "unsupported" in data:
+                return {"kind": "unsupported", "why": data["unsupported"]}
+            if "maximum" in data:
+                return {"kind": "accepted", **data}
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OptionRule:
+        if (self.kind == "fixed") != (self.fixed is not None):
+            raise ValueError("a fixed option needs its value ({fixed: 1}), and only a fixed one has one")
+        if self.maximum is not None and self.kind != "accepted":
+            raise ValueError("only an accepted option has a maximum")
+        return self
+
+    @property
+    def sent(self) -> bool:
+        """Whether the option goes on the wire when it has a value."""
+        return self.kind == "accepted"
+
+    def refusal(self, model_id: str, option: str, value: Any) -> str | None:
+        """Why ``model_id`` cannot take ``option=value`` set explicitly (None when it can)."""
+        shown = f"{value:g}" if isinstance(value, int | float) else repr(value)
+        if self.kind == "unsupported":
+            why = f" ({self.why})" if self.why else ""
+            return f"{model_id} does not take {option}{why}: leave {option} unset"
+        if self.kind == "fixed" and value != self.fixed:
+            return f"{model_id} accepts only the default {option} ({self.fixed:g}), not {shown}: leave {option} unset"
+        if self.maximum is not None and value > self.maximum:
+            return f"{model_id} takes {option} up to {self.maximum:g}, not {shown}: pass a value in that range"
+        return None
+
+
+_COMPATIBLE_SERVER_SOURCE = "a compatible server (vLLM, Ollama, llama.cpp): assumed to take every option"
+
+
+class Parameters(BaseModel):
+    """How the model is called: which sampling options it takes, and its token-limit parameter.
+
+    The defaults describe a compatible server that takes everything (what an endpoint you run
+    yourself usually is); every entry in ``models.yaml`` states its own.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    temperature: OptionRule = OptionRule()
+    seed: OptionRule = OptionRule()
+    stop: OptionRule = OptionRule()
+    token_limit: Literal["max_tokens", "max_completion_tokens"] = Field(
+        "max_tokens", description="the request parameter that carries Options.max_tokens")
+    source: str = Field(_COMPATIBLE_SERVER_SOURCE, min_length=3, description="where these facts come from")
+
+    @model_validator(mode="after")
+    def _stop_is_taken_or_not(self) -> Parameters:
+        if self.stop.kind == "fixed" or self.stop.maximum is not None:
+            raise ValueError("stop is a list of strings: its rule is accepted or unsupported")
+        return self
+
+    def rule(self, option: str) -> OptionRule:
+        """The rule for one of :data:`SAMPLING_OPTIONS`."""
+        if option not in SAMPLING_OPTIONS:
+            raise ValueError(f"{option!r} is not a sampling option: use one of {', '.join(SAMPLING_OPTIONS)}")
+        rule: OptionRule = getattr(self, option)
+        return rule
+
+
+class Reasoning(BaseModel):
+    """Hidden reasoning ("thinking") tokens: never shown in the answer, billed at the output price.
+
+    ``billed`` is true when the model reasons on the requests rightsize sends (its default effort).
+    ``assumed_tokens_per_request`` is what the cost model adds per request when the real number is
+    not known: an assumption, with its source and the day it was made, like a price.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    billed: bool = False
+    assumed_tokens_per_request: int = Field(0, ge=0, description="reasoning tokens assumed per request")
+    as_of: dt.date | None = Field(None, description="the day the assumption was made")
+    source: str | None = Field(None, description="where the assumption comes from")
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _stated(self) -> Reasoning:
+        if self.billed and (self.as_of is None or not self.source or self.assumed_tokens_per_request <= 0):
+            raise ValueError("a model that bills reasoning needs assumed_tokens_per_request > 0, as_of and source")
+        if not self.billed and self.assumed_tokens_per_request:
+            raise ValueError("assumed_tokens_per_request is for models that bill reasoning (billed: true)")
+        return self
+
+
 class ModelInfo(BaseModel):
     """One registry entry."""
 
@@ -84,6 +219,33 @@ class ModelInfo(BaseModel):
     retired: bool = False
     replaced_by: str | None = None
     note: str | None = None
+    parameters: Parameters = Field(Parameters(), description="sampling options taken; token-limit name")
+    reasoning: Reasoning = Field(Reasoning(), description="hidden reasoning tokens billed as output")
+
+    @model_validator(mode="after")
+    def _token_limit_fits_the_protocol(self) -> ModelInfo:
+        if self.api != "openai" and self.parameters.token_limit != "max_tokens":
+            raise ValueError(f"the {self.api} protocol names its token limit max_tokens, "
+                             f"not {self.parameters.token_limit}")
+        return self
+
+    def accepts(self, option: str, value: Any) -> bool:
+        """Whether this model takes ``option=value`` set explicitly (for code that serves any model,
+        e.g. to ask for temperature 0 only where a temperature is taken)."""
+        return self.parameters.rule(option).refusal(self.id, option, value) is None
+
+    def check_options(self, explicit: dict[str, Any]) -> None:
+        """Raise :class:`UnsupportedOptionError` for an option set explicitly that this model does not take.
+
+        ``explicit`` holds only the options the caller set; None (or an empty stop list) means unset.
+        """
+        for option in SAMPLING_OPTIONS:
+            value = explicit.get(option)
+            if value is None or value == []:
+                continue
+            message = self.parameters.rule(option).refusal(self.id, option, value)
+            if message:
+                raise UnsupportedOptionError(self.id, option, message)
 
     @property
     def wire_model(self) -> str:
@@ -95,7 +257,12 @@ class ModelInfo(BaseModel):
         return bool(self.key_env)
 
     def cost(self, input_tokens: int, output_tokens: int) -> float:
-        """List-price cost in USD of one request with this usage."""
+        """List-price cost in USD of one request with this usage.
+
+        ``output_tokens`` are the tokens as billed: for a model that reasons, the server's count
+        already holds the hidden reasoning. To price a planned answer length, use
+        :func:`rightsize.cost.request_cost`, which adds the model's reasoning tokens.
+        """
         return (
             input_tokens * self.price.input_per_mtok + output_tokens * self.price.output_per_mtok
         ) / 1_000_000

@@ -6,7 +6,7 @@ model swap is a change of alias, not of code.
 
 from __future__ import annotations
 
-from ..registry import Capabilities, ModelInfo, Price, get_model
+from ..registry import Capabilities, ModelInfo, OptionRule, Parameters, Price, get_model
 from .base import Chunk, Delta, Options, Provider, Request, Response, Usage
 
 __all__ = [
@@ -44,9 +44,15 @@ def endpoint_model(model: str, base_url: str, protocol: str = "openai") -> Model
     """A registry-style entry for a model on any compatible server (vLLM, Ollama, ...).
 
     It has no list price: the cost model reports such a model's cost as unknown-zero and says so.
+    It is assumed to take every sampling option its protocol has, with ``max_tokens`` as the limit.
     """
     if protocol not in ("openai", "anthropic"):
         raise ValueError(f"protocol must be openai or anthropic, not {protocol!r}")
+    parameters = Parameters()  # a compatible server: takes every option, limit named max_tokens
+    if protocol == "anthropic":
+        parameters = Parameters(temperature=OptionRule(maximum=1.0),
+                                seed=OptionRule(kind="unsupported", why="the Messages protocol has no seed"),
+                                source="a Messages-compatible server: temperature 0 to 1, no seed")
     return ModelInfo(
         id=model,
         name=f"{model} at {base_url}",
@@ -58,6 +64,7 @@ def endpoint_model(model: str, base_url: str, protocol: str = "openai") -> Model
         price=Price(input_per_mtok=0, output_per_mtok=0, read_on="1970-01-01",
                     source="not in the registry: no price known"),
         base_url=base_url,
+        parameters=parameters,
     )
 
 
@@ -76,6 +83,9 @@ def connect(
     (``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``, ``GEMINI_API_KEY``); the error for a missing key
     names the variable. ``headers`` go with every request (the lab server reads
     ``X-Rightsize-Faults`` from them). Nothing is sent until the first request.
+
+    The options sent follow the model's registry entry (``parameters``), also on another
+    ``base_url``; a model of your own (``base_url`` with ``protocol``) is assumed to take them all.
     """
     if isinstance(model, ModelInfo):
         info = model

@@ -4,6 +4,10 @@ Serves Anthropic itself and the course's lab server. Messages differs from Chat 
 ways lesson 05 shows: the system prompt is a top-level field, ``max_tokens`` is required, the
 answer comes as content blocks, usage is ``input_tokens``/``output_tokens``, and an overloaded
 service answers 529.
+
+The anthropic SDK 2.x has no ``temperature`` (nor ``seed``) parameter. Anthropic's models are
+registered as taking neither, so neither is sent to them; the lab server's entry takes a
+temperature, which goes in ``extra_body`` (what the SDK adds to the JSON body as given).
 """
 
 from __future__ import annotations
@@ -102,22 +106,21 @@ class AnthropicProvider(Provider):
         # build both clients now (this may start the lab server) so no request pays for it
         self.client, self.async_client  # noqa: B018
 
+    #: options the SDK has no parameter for: sent in the JSON body as they are, when the model takes them
+    BODY_ONLY = ("temperature", "seed")
+
     def _kwargs(self, request: Request) -> dict[str, Any]:
         opts = request.options
-        kwargs: dict[str, Any] = {
-            "model": request.model,
-            "messages": request.messages,
-            "max_tokens": opts.max_tokens,
-            "stream": request.stream,
-        }
-        if self.base_url:
-            # Current SDKs no longer send `temperature` (Anthropic's newer models choose their own
-            # sampling); compatible servers such as the lab server still take it.
-            kwargs["extra_body"] = {"temperature": min(opts.temperature, 1.0)}
+        sent = self.generation_options(request)  # the token limit is max_tokens (the registry checks it)
+        extra_body = {name: sent.pop(name) for name in self.BODY_ONLY if name in sent}
+        if "stop" in sent:
+            sent["stop_sequences"] = sent.pop("stop")
+        kwargs: dict[str, Any] = {"model": request.model, "messages": request.messages, "stream": request.stream,
+                                  **sent}
+        if extra_body:
+            kwargs["extra_body"] = extra_body
         if request.system:
             kwargs["system"] = request.system
-        if opts.stop:
-            kwargs["stop_sequences"] = opts.stop
         if opts.timeout:
             kwargs["timeout"] = opts.timeout
         return kwargs

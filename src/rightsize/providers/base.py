@@ -6,6 +6,18 @@ base class :class:`Provider` owns everything shared: key lookup, option checking
 (the send time and every chunk's arrival time, read on the client), assembling the
 :class:`Response`, and wrapping SDK errors.
 
+Options follow the model's registry entry (``parameters`` in ``models.yaml``), so one alias can
+replace another without breaking on a real model:
+
+- an option the caller left unset is sent only when the model takes it: ``temperature`` defaults
+  to 0 where the model takes a temperature, and is not sent at all to a model that fixes its own
+  (the GPT-5 family) or to an API that has none (Anthropic's, through its 2.x SDK);
+- an option the caller set explicitly that the model does not take raises
+  :class:`~rightsize.registry.UnsupportedOptionError` naming the model and the option, before
+  anything is sent (never a raw SDK error, never a silent drop);
+- the token limit goes out under the model's own parameter name (``max_completion_tokens`` for
+  OpenAI's API, ``max_tokens`` elsewhere): see :meth:`Provider.generation_options`.
+
 Times are ``time.perf_counter()`` seconds: only differences between them mean anything.
 ``Response.sent_wall`` holds the wall-clock send time for recordings.
 """
@@ -30,7 +42,7 @@ from ..errors import (
     StreamCutError,
     TimeoutError,
 )
-from ..registry import ModelInfo
+from ..registry import SAMPLING_OPTIONS, ModelInfo
 
 if TYPE_CHECKING:
     from ..responses import ResponseStore
@@ -43,8 +55,10 @@ class Options(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_tokens: int = Field(256, ge=1, description="the most output tokens to generate")
-    temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 picks the likeliest token")
+    max_tokens: int = Field(256, ge=1, description="the most output tokens to generate (for a model that "
+                            "reasons, its hidden reasoning counts too)")
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="0 picks the likeliest token; left unset, "
+                               "0 where the model takes a temperature, else the provider's own")
     stop: list[str] | None = Field(None, description="strings that end the answer")
     seed: int | None = Field(None, description="sampling seed, where the provider takes one")
     json_schema: dict[str, Any] | None = Field(
@@ -74,7 +88,8 @@ class Delta:
     tokens: int | None = None  # tokens in this delta, when the adapter knows
     finish_reason: str | None = None
     input_tokens: int | None = None
-    output_tokens: int | None = None
+    output_tokens: int | None = None  # every output token billed, hidden reasoning included
+    reasoning_tokens: int | None = None  # the part of output_tokens that was hidden reasoning
 
 
 @dataclass(frozen=True)
@@ -89,11 +104,16 @@ class Chunk:
 
 @dataclass
 class Usage:
-    """Token counts of one request; ``source`` says where they came from."""
+    """Token counts of one request; ``source`` says where they came from.
+
+    ``output_tokens`` counts every output token billed, hidden reasoning included;
+    ``reasoning_tokens`` is the reasoning part of it when the server reported one (None otherwise).
+    """
 
     input_tokens: int | None
     output_tokens: int | None
     source: str = "server"  # "server" (reported by the provider) or how they were counted
+    reasoning_tokens: int | None = None
 
 
 @dataclass
@@ -252,13 +272,33 @@ class Provider(ABC):
             )
         if options.get("logprobs") and not caps.logprobs:
             raise RightsizeError(f"{self.model.id} does not return token logprobs (see its registry entry)")
+        checked = Options(**options)
+        # only what the caller set can be refused: a default is adjusted to the model instead
+        self.model.check_options({name: getattr(checked, name) for name in checked.model_fields_set})
         return Request(
             model=self.model.wire_model,
             messages=messages,
             system=system,
             stream=stream,
-            options=Options(**options),
+            options=checked,
         )
+
+    def generation_options(self, request: Request) -> dict[str, Any]:
+        """The generation options to send for this model, by its registry entry.
+
+        The token limit is keyed by the model's own parameter name (``max_completion_tokens`` or
+        ``max_tokens``); ``temperature``, ``seed`` and ``stop`` keep their :class:`Options` names
+        and appear only when the model takes them and they have a value. An adapter renames or moves
+        them for its protocol (``stop`` is ``stop_sequences`` in Messages); it never adds one.
+        """
+        opts = request.options
+        rules = self.model.parameters
+        sent: dict[str, Any] = {rules.token_limit: opts.max_tokens}
+        for name in SAMPLING_OPTIONS:
+            value = getattr(opts, name)
+            if rules.rule(name).sent and value is not None and value != []:
+                sent[name] = value
+        return sent
 
     def _start(self, request: Request) -> Response:
         return Response(
@@ -280,6 +320,8 @@ class Provider(ABC):
             usage.input_tokens = delta.input_tokens
         if delta.output_tokens is not None:
             usage.output_tokens = delta.output_tokens
+        if delta.reasoning_tokens is not None:
+            usage.reasoning_tokens = delta.reasoning_tokens
         if delta.input_tokens is not None or delta.output_tokens is not None:
             usage.source = "server"
         response.finished = arrived

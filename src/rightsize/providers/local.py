@@ -18,15 +18,13 @@ class LocalProvider(Provider):
 
     def _stream(self, request: Request) -> Iterator[Delta]:
         opts = request.options
+        # the registry names the token limit max_tokens, LocalModel.stream's own keyword
         events = get_local_model().stream(
             request.messages,
             system=request.system,
-            max_tokens=opts.max_tokens,
-            temperature=opts.temperature,
-            stop=opts.stop,
-            seed=opts.seed,
             json_schema=opts.json_schema,
             logprobs=opts.logprobs,
+            **self.generation_options(request),
         )
         if request.stream:
             for event in events:

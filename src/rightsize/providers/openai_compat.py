@@ -1,7 +1,9 @@
 """Adapter for the OpenAI Chat Completions protocol, through the official ``openai`` SDK.
 
 Serves OpenAI itself and any compatible server (vLLM, Ollama, the llama.cpp server, Gemini's
-compatibility endpoint, the course's lab server) by ``base_url``.
+compatibility endpoint, the course's lab server) by ``base_url``. Which sampling options go out,
+and the name of the token limit, come from the model's registry entry
+(:meth:`~rightsize.providers.base.Provider.generation_options`).
 """
 
 from __future__ import annotations
@@ -77,13 +79,7 @@ class OpenAIProvider(Provider):
         if request.system:
             messages.insert(0, {"role": "system", "content": request.system})
         kwargs: dict[str, Any] = {"model": request.model, "messages": messages, "stream": request.stream}
-        # OpenAI's own API wants max_completion_tokens; compatible servers know max_tokens.
-        kwargs["max_completion_tokens" if self.base_url is None else "max_tokens"] = opts.max_tokens
-        kwargs["temperature"] = opts.temperature
-        if opts.stop:
-            kwargs["stop"] = opts.stop
-        if opts.seed is not None:
-            kwargs["seed"] = opts.seed
+        kwargs.update(self.generation_options(request))  # Chat Completions names: temperature, seed, stop
         if opts.json_schema is not None:
             kwargs["response_format"] = {
                 "type": "json_schema",
@@ -98,8 +94,22 @@ class OpenAIProvider(Provider):
         return kwargs
 
     @staticmethod
-    def _chunk_delta(chunk: Any) -> Delta:
-        usage = getattr(chunk, "usage", None)
+    def _usage_counts(usage: Any) -> tuple[int | None, int | None, int | None]:
+        """Input, output and reasoning tokens of a Chat Completions ``usage`` (all None without one)."""
+        if usage is None:
+            return None, None, None
+        details = getattr(usage, "completion_tokens_details", None)
+        reasoning = getattr(details, "reasoning_tokens", None) if details is not None else None
+        prompt, output = usage.prompt_tokens, usage.completion_tokens
+        total = getattr(usage, "total_tokens", None)
+        # OpenAI counts reasoning inside completion_tokens (and bills it as output). A compatible
+        # server that counts it apart gives itself away: its total is prompt + completion + reasoning.
+        if reasoning and None not in (prompt, output, total) and total == prompt + output + reasoning:
+            output += reasoning
+        return prompt, output, reasoning
+
+    @classmethod
+    def _chunk_delta(cls, chunk: Any) -> Delta:
         text, logprobs, finish = "", (), None
         if chunk.choices:
             choice = chunk.choices[0]
@@ -107,28 +117,19 @@ class OpenAIProvider(Provider):
             finish = choice.finish_reason
             if choice.logprobs is not None and choice.logprobs.content:
                 logprobs = tuple(t.logprob for t in choice.logprobs.content)
-        return Delta(
-            text=text,
-            logprobs=logprobs,
-            finish_reason=finish,
-            input_tokens=usage.prompt_tokens if usage else None,
-            output_tokens=usage.completion_tokens if usage else None,
-        )
+        input_tokens, output_tokens, reasoning_tokens = cls._usage_counts(getattr(chunk, "usage", None))
+        return Delta(text=text, logprobs=logprobs, finish_reason=finish, input_tokens=input_tokens,
+                     output_tokens=output_tokens, reasoning_tokens=reasoning_tokens)
 
-    @staticmethod
-    def _reply_delta(reply: Any) -> Delta:
+    @classmethod
+    def _reply_delta(cls, reply: Any) -> Delta:
         choice = reply.choices[0]
         logprobs: tuple[float, ...] = ()
         if choice.logprobs is not None and choice.logprobs.content:
             logprobs = tuple(t.logprob for t in choice.logprobs.content)
-        usage = reply.usage
-        return Delta(
-            text=choice.message.content or "",
-            logprobs=logprobs,
-            finish_reason=choice.finish_reason,
-            input_tokens=usage.prompt_tokens if usage else None,
-            output_tokens=usage.completion_tokens if usage else None,
-        )
+        input_tokens, output_tokens, reasoning_tokens = cls._usage_counts(reply.usage)
+        return Delta(text=choice.message.content or "", logprobs=logprobs, finish_reason=choice.finish_reason,
+                     input_tokens=input_tokens, output_tokens=output_tokens, reasoning_tokens=reasoning_tokens)
 
     def _stream(self, request: Request) -> Iterator[Delta]:
         result = self.client.chat.completions.create(**self._kwargs(request))
