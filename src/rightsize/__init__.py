@@ -27,7 +27,7 @@ from .errors import (
 )
 from .lab import lab_url
 from .providers import Provider, Response, connect
-from .registry import ModelInfo, RetiredModelError, get_model, list_models
+from .registry import ModelInfo, RetiredModelError, UnsupportedOptionError, get_model, list_models
 
 __version__ = "0.1.0"
 
@@ -46,6 +46,7 @@ __all__ = [
     "StreamCutError",
     "TimeoutError",
     "UnknownModelError",
+    "UnsupportedOptionError",
     "__version__",
     "connect",
     "get_model",

@@ -5,6 +5,8 @@ the routing layer handle one set of names whichever provider answered::
 
     RightsizeError
     ├── UnknownModelError          a name that is not in the registry (lists what is known)
+    ├── RetiredModelError          a retired model (names its replacement)       [rightsize.registry]
+    ├── UnsupportedOptionError     an option the model does not take, set explicitly  [rightsize.registry]
     ├── MissingKeyError            no API key: names the environment variable to set
     ├── MissingDependencyError     an optional package is absent: prints the pip line
     └── ProviderError              a provider (or the lab server) answered with an error

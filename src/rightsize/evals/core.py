@@ -195,7 +195,7 @@ class DeterminismReport:
 
     model: str
     n: int
-    temperature: float
+    temperature: float | None
     answers: tuple[str, ...]
     latencies: tuple[float, ...]
 
@@ -214,10 +214,11 @@ class DeterminismReport:
 
     def __str__(self) -> str:
         verdict = "all identical" if self.identical else f"{self.distinct} different answers"
-        return f"{self.model} at temperature {self.temperature:g}: {self.n} runs, {verdict}"
+        at = "its default temperature" if self.temperature is None else f"temperature {self.temperature:g}"
+        return f"{self.model} at {at}: {self.n} runs, {verdict}"
 
 
-def determinism(model: Any, prompt: str | list[dict[str, str]], *, n: int = 5, temperature: float = 0.0,
+def determinism(model: Any, prompt: str | list[dict[str, str]], *, n: int = 5, temperature: float | None = 0.0,
                 system: str | None = None, **options: Any) -> DeterminismReport:
     """Send the same prompt ``n`` times and compare the answers character by character.
 
@@ -232,7 +233,8 @@ def determinism(model: Any, prompt: str | list[dict[str, str]], *, n: int = 5, t
     options.setdefault("max_tokens", 48)
     answers, latencies = [], []
     for _ in range(n):
-        response = provider.complete(prompt, system=system, temperature=temperature, **options)
+        chosen = {} if temperature is None else {"temperature": temperature}  # None: the model's own default
+        response = provider.complete(prompt, system=system, **chosen, **options)
         answers.append(response.text)
         latencies.append(float(response.end_to_end or 0.0))
     return DeterminismReport(provider.model.id, n, temperature, tuple(answers), tuple(latencies))

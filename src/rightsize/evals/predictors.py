@@ -187,7 +187,10 @@ class _LLMPredictor:
         self.model_id = self.info.id
         self.mode = mode
         self.prompt = get_prompt(self.task, prompt_family(self.info), prompt_version, style)
-        self.options = {"max_tokens": self.default_max_tokens, "temperature": 0.0, **options}
+        # greedy where the model lets us choose; a model that fixes its temperature (GPT-5, Claude
+        # through the 2026 SDK) samples at its own default, and saying 0 would be refused
+        greedy = {"temperature": 0.0} if self.info.accepts("temperature", 0.0) else {}
+        self.options = {"max_tokens": self.default_max_tokens, **greedy, **options}
         self.logprobs = bool(self.info.capabilities.logprobs)
         self.name = name or f"{self.info.id} {mode.replace('_', '-')}"
 

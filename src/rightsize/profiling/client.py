@@ -268,14 +268,9 @@ class LeanOpenAIProvider(_LeanProvider):
         messages = list(request.messages)
         if request.system:
             messages.insert(0, {"role": "system", "content": request.system})
-        body: dict[str, Any] = {"model": request.model, "messages": messages, "stream": request.stream,
-                                "temperature": opts.temperature}
-        # OpenAI's own API wants max_completion_tokens; compatible servers know max_tokens.
-        body["max_completion_tokens" if self.base_url is None else "max_tokens"] = opts.max_tokens
-        if opts.stop:
-            body["stop"] = opts.stop
-        if opts.seed is not None:
-            body["seed"] = opts.seed
+        body: dict[str, Any] = {"model": request.model, "messages": messages, "stream": request.stream}
+        # what this model takes, by its registry entry (token-limit name, fixed temperature): one rule set
+        body.update(self.generation_options(request))
         if opts.json_schema is not None:
             body["response_format"] = {"type": "json_schema",
                                        "json_schema": {"name": "answer", "schema": opts.json_schema}}
@@ -328,15 +323,13 @@ class LeanAnthropicProvider(_LeanProvider):
         return {"x-api-key": self.key() or "not-needed", "anthropic-version": "2023-06-01"}
 
     def _body(self, request: Request) -> dict[str, Any]:
-        opts = request.options
-        body: dict[str, Any] = {"model": request.model, "messages": request.messages,
-                                "max_tokens": opts.max_tokens, "stream": request.stream}
-        if self.base_url:
-            body["temperature"] = min(opts.temperature, 1.0)  # as the SDK adapter: compatible servers only
+        body: dict[str, Any] = {"model": request.model, "messages": request.messages, "stream": request.stream}
+        options = self.generation_options(request)  # by the registry entry, as the SDK adapter sends them
+        if "stop" in options:
+            options["stop_sequences"] = options.pop("stop")
+        body.update(options)
         if request.system:
             body["system"] = request.system
-        if opts.stop:
-            body["stop_sequences"] = opts.stop
         return body
 
     def _event(self, data: dict[str, Any]) -> Delta | None:

@@ -45,6 +45,8 @@ class ResponseCache:
     def key(model: str, messages: Sequence[Mapping[str, str]], system: str | None,
             options: Mapping[str, Any]) -> str | None:
         """The cache key of a request, or None when it is not deterministic (temperature > 0)."""
+        if "temperature" not in options and not _greedy_by_default(model):
+            return None  # the model samples at its own default temperature: answers vary
         normalized = Options(**options).model_dump()  # fills defaults: {} and {temperature: 0} agree
         if normalized["temperature"] != 0:
             return None
@@ -88,3 +90,13 @@ class ResponseCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+
+def _greedy_by_default(model: str) -> bool:
+    """Whether a request that sets no temperature is sent at temperature 0 to ``model`` (by the registry)."""
+    from ..registry import get_model
+
+    try:
+        return get_model(model, allow_retired=True).accepts("temperature", 0.0)
+    except Exception:  # noqa: BLE001 - an endpoint the registry does not know takes what it is sent
+        return True
