@@ -1,12 +1,14 @@
 """The quiz bank: the real bank follows FORMAT.md, and the validator catches each rule broken.
 
 Most tests write a synthetic bank to a temporary folder (10 lessons x 12 questions, every
-coverage tag, answer positions balanced), break one rule, and check that the problem names the
-file and the question id.
+coverage tag, answer positions balanced, each question tagged with a section of a small lesson
+notebook written beside it), break one rule, and check that the problem names the file and the
+question id.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +37,32 @@ def _question(lesson: str, n: int, correct_at: int, tags: list[str], kind: str =
     else:
         choices[0]["correct"] = choices[2]["correct"] = True
     return {"id": f"l{lesson}-question-{n}", "objective": "Check the idea", "type": kind,
-            "difficulty": "easy", "tags": tags, "scenario": False,
+            "difficulty": "easy", "tags": tags, "scenario": False, "section": SECTION,
             "stem": f"Synthetic stem {n} of lesson {lesson}?\n", "choices": choices}
 
 
+SECTION = "What the lesson teaches"
+
+
+def write_notebook(path: Path, *markdown: str) -> Path:
+    """A lesson notebook holding these Markdown cells (and one code cell), as Jupyter saves it."""
+    cells = [{"cell_type": "markdown", "id": f"md{i}", "metadata": {}, "source": text.splitlines(keepends=True)}
+             for i, text in enumerate(markdown)]
+    cells.append({"cell_type": "code", "id": "code", "metadata": {}, "execution_count": None, "outputs": [],
+                  "source": ["# Not a heading: a comment in code\n"]})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    return path
+
+
 def write_bank(folder: Path, lessons: int = 10, per_lesson: int = 12) -> Path:
-    """A bank that follows every default rule: positions rotate a-d, one multiple per lesson."""
+    """A bank that follows every default rule: positions rotate a-d, one multiple per lesson; its
+    lesson notebooks (``solutions/`` beside it) each have the heading every question names."""
     folder.mkdir(parents=True, exist_ok=True)
+    for lesson_number in range(lessons):
+        write_notebook(folder.parent / "solutions" / f"{lesson_number:02d}-lesson.ipynb",
+                       f"# Lesson {lesson_number:02d}\n\nIntro.", f"## 1. {SECTION}\n\nText.",
+                       "```python\n# 2. Inside a code block\n```\n\n### Exercise 1 · Try it (2 points)")
     position = 0
     tag_cycle = 0
     for lesson_number in range(lessons):
@@ -389,3 +410,77 @@ def test_cli_show_prints_no_answers(bank: Path, capsys: pytest.CaptureFixture[st
 def test_cli_errors_say_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["quiz", "show", "3", "--quiz-dir", str(tmp_path / "nope")]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------
+# Section tags: every question names a heading it is answerable from
+# --------------------------------------------------------------------------------------------
+
+def test_the_course_bank_names_existing_sections() -> None:
+    from rightsize.quiz.sections import find_solutions_dir, lesson_sections, section_problem
+
+    sections = lesson_sections(find_solutions_dir(REPO_QUIZZES))  # type: ignore[arg-type]
+    assert sorted(sections) == [f"{n:02d}" for n in range(10)]
+    bank = load_bank(REPO_QUIZZES)
+    untagged = [q.id for lesson in bank.values() for q in lesson.questions if not q.section]
+    assert untagged == []
+    wrong = {q.id: section_problem(q.section or "", key, sections)
+             for key, lesson in bank.items() for q in lesson.questions}
+    assert {qid: p for qid, p in wrong.items() if p} == {}
+
+
+def test_headings_are_read_from_markdown_not_code(bank: Path) -> None:
+    from rightsize.quiz.sections import notebook_headings
+
+    headings = notebook_headings(bank.parent / "solutions" / "03-lesson.ipynb")
+    assert headings == ["Lesson 03", f"1. {SECTION}", "Exercise 1 · Try it (2 points)"]
+
+
+@pytest.mark.parametrize("section", [SECTION.upper(), f"2. {SECTION}", "Exercise 1 · Try it",
+                                     "Exercise 1 · Try it (3 points)", "lesson 01: What the lesson teaches"])
+def test_sections_match_without_number_points_and_case(bank: Path, section: str) -> None:
+    edit(bank, "03", lambda d: d["questions"][2].update(section=section))
+    assert validate_bank(bank) == []
+
+
+def test_a_section_that_is_no_heading_fails_naming_the_question(bank: Path) -> None:
+    edit(bank, "04", lambda d: d["questions"][5].update(section="What the lesson teachs"))
+    problem = only(validate_bank(bank), "is not a heading")
+    assert problem.question_id == "l04-question-5" and problem.file.endswith("lesson04.yaml")
+    assert "04-lesson.ipynb" in problem.message and f"'1. {SECTION}'" in problem.message  # the closest
+
+
+def test_a_heading_inside_a_code_block_is_not_a_section(bank: Path) -> None:
+    edit(bank, "04", lambda d: d["questions"][1].update(section="Inside a code block"))
+    assert only(validate_bank(bank), "is not a heading").question_id == "l04-question-1"
+
+
+def test_a_section_of_a_later_lesson_fails(bank: Path) -> None:
+    edit(bank, "02", lambda d: d["questions"][0].update(section=f"lesson 05: {SECTION}"))
+    problem = only(validate_bank(bank), "after this lesson 02")
+    assert problem.question_id == "l02-question-0"
+
+
+def test_a_missing_section_fails_unless_partial(bank: Path) -> None:
+    edit(bank, "06", lambda d: d["questions"][3].pop("section"))
+    assert only(validate_bank(bank), "no section").question_id == "l06-question-3"
+    assert validate_bank(bank, require_sections=False) == []
+
+
+def test_sections_need_the_notebooks(tmp_path: Path) -> None:
+    folder = write_bank(tmp_path / "private" / "quizzes", lessons=1, per_lesson=3)
+    empty = tmp_path / "no-notebooks"
+    empty.mkdir()
+    relaxed: dict[str, Any] = {"min_per_lesson": 0, "min_total": 0, "require_coverage": False,
+                               "max_position_share": None}
+    problems = validate_bank(folder, solutions_dir=empty, **relaxed)
+    assert "no lesson notebooks" in only(problems, "cannot check the section tags").message
+    assert validate_bank(folder, solutions_dir=tmp_path / "private" / "solutions", **relaxed) == []
+
+
+def test_cli_validate_names_the_section_problem(bank: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    edit(bank, "07", lambda d: d["questions"][4].update(section="Nowhere"))
+    assert main(["quiz", "validate", "--quiz-dir", str(bank)]) == 1
+    out = capsys.readouterr().out
+    assert f"{bank / 'lesson07.yaml'}: l07-question-4: section 'Nowhere' is not a heading" in out
+    assert main(["quiz", "validate", "--partial", "--quiz-dir", str(bank)]) == 0

@@ -334,3 +334,37 @@ def test_the_real_bank_makes_cells_for_every_lesson() -> None:
             if cell.cell_type == "code":
                 run(cell.source, namespace)  # the source notebook passes its own tests
         assert {name: namespace[name] for name in key} == key
+
+
+# --------------------------------------------------------------------------------------------
+# A seeded graded quiz: same questions, shuffled letters, the key follows, graded the same way
+# --------------------------------------------------------------------------------------------
+
+SEED = "graded-test-seed-51b7"
+
+
+def test_without_a_seed_the_graded_quiz_has_the_widgets_letters(bank: Path) -> None:
+    from rightsize.quiz import graded_quiz, load_lesson
+
+    assert graded_quiz(3, bank).quiz == load_lesson(3, bank).public()
+    assert graded_cells(3, quiz_dir=bank) == graded_cells(3, quiz_dir=bank, variant_seed=None)
+
+
+def test_a_seeded_quiz_moves_the_letters_and_the_key_follows(bank: Path) -> None:
+    cells = graded_cells(3, quiz_dir=bank, points_per_question=2, variant_seed=SEED)
+    key = answer_key("03", quiz_dir=bank, variant_seed=SEED)
+    public_key = answer_key("03", quiz_dir=bank)
+    assert key != public_key  # copying the self-paced widget's letters does not pass
+    text = by_id(cells, "l03-knee-text").source
+    right_letter = key[SINGLE]
+    assert f"- **{right_letter})** The server is saturated and requests queue" in text
+    for cell in cells:
+        assert SEED not in cell.source
+    # graded like any quiz: the seeded key scores, the public key does not (for a moved answer)
+    assert score(cells, "l03-knee", f'{SINGLE} = "{right_letter}"').points == 2
+    assert score(cells, "l03-knee", f'{SINGLE} = "b"').points == (2 if right_letter == "b" else 0)
+    assert score(cells, "l03-goodput-misses", f"{MULTIPLE} = {key[MULTIPLE]!r}").points == 2
+
+
+def test_a_seeded_quiz_is_the_same_for_the_same_seed(bank: Path) -> None:
+    assert graded_cells(3, quiz_dir=bank, variant_seed=SEED) == graded_cells(3, quiz_dir=bank, variant_seed=SEED)

@@ -5,7 +5,8 @@ the assignment is named after the file, e.g. ``02-profiling-one-request``):
 
 1. copy it to ``<course>/source/<assignment>/``, replacing the Markdown cell that holds
    ``<!-- rightsize:graded-quiz -->`` with the lesson's graded quiz cells
-   (:func:`rightsize.quiz.graded.graded_cells`; lesson = the two leading digits);
+   (:func:`rightsize.quiz.graded.graded_cells`; lesson = the two leading digits): the public bank,
+   or variants of it when the build has a variant seed (``--variant-seed``);
 2. run nbgrader's ``generate_assignment`` (Python API) on it: the gradebook learns the
    assignment and ``<course>/release/<assignment>/`` gets the student version;
 3. copy the student version to ``lessons/``, normalized (no outputs, no volatile metadata), so a
@@ -26,9 +27,12 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import RightsizeError
+
+if TYPE_CHECKING:
+    from ..quiz.variants import SeededQuiz
 from ._nbgrader import (
     CONFIG_NAME,
     course_directory,
@@ -50,12 +54,21 @@ _KEEP_CELL_METADATA = ("nbgrader", "deletable", "editable", "tags", "slideshow")
 
 @dataclass
 class BuildReport:
-    """What a build produced (``referenced``: assignments whose references were recomputed)."""
+    """What a build produced (``referenced``: assignments whose references were recomputed).
+
+    ``seeded``: whether the graded quizzes are variants; then ``regenerated``, ``shuffled`` and
+    ``drawn`` count the questions with new numbers, with shuffled choices and drawn from the
+    graded-only pool, over all lessons.
+    """
 
     course_dir: Path
     assignments: list[str] = field(default_factory=list)
     lessons: list[Path] = field(default_factory=list)
     referenced: list[str] = field(default_factory=list)
+    seeded: bool = False
+    regenerated: int = 0
+    shuffled: int = 0
+    drawn: int = 0
 
 
 def solution_notebooks(solutions_dir: Path) -> list[Path]:
@@ -94,19 +107,21 @@ def _stable_ids(nb: Any) -> None:
     nb.nbformat, nb.nbformat_minor = 4, max(5, int(nb.get("nbformat_minor", 5)))
 
 
-def insert_graded_quiz(nb: Any, lesson: str, quiz_dir: Path | None, source: Path) -> int:
-    """Replace the graded-quiz marker cell with the lesson's quiz cells; returns how many were added."""
-    from ..quiz.graded import graded_cells, is_graded_quiz_marker
+def insert_graded_quiz(nb: Any, lesson: str, quiz_dir: Path | None, source: Path,
+                       variant_seed: str | None = None) -> SeededQuiz | None:
+    """Replace the graded-quiz marker cell with the lesson's quiz cells; returns the quiz put there
+    (None when the notebook has no marker). ``variant_seed``: see :func:`rightsize.quiz.graded.graded_quiz`."""
+    from ..quiz.graded import graded_quiz, is_graded_quiz_marker, quiz_cells
 
     markers = [i for i, cell in enumerate(nb.cells) if is_graded_quiz_marker(cell)]
     if not markers:
-        return 0
+        return None
     if len(markers) > 1:
         raise RightsizeError(f"{source} has {len(markers)} graded-quiz marker cells; keep exactly one")
-    cells = graded_cells(lesson, quiz_dir)
+    chosen = graded_quiz(lesson, quiz_dir, variant_seed)
     index = markers[0]
-    nb.cells[index:index + 1] = cells
-    return len(cells)
+    nb.cells[index:index + 1] = quiz_cells(chosen.quiz.questions)
+    return chosen
 
 
 def normalize_notebook(nb: Any) -> dict[str, Any]:
@@ -187,16 +202,23 @@ def build_course(
     references: bool = True,
     recordings: Path | None = None,
     workers: int = 2,
+    variant_seed: str | None = None,
 ) -> BuildReport:
     """Build the nbgrader course and the student notebooks (see the module docstring).
 
     ``references=False`` skips step 4 (enough to check ``lessons/``; grading needs it).
     ``recordings`` is the folder of recorded model answers the solutions replay, as in grading.
+    ``variant_seed`` makes each graded quiz from variants (new numbers, shuffled choices,
+    graded-only questions; :func:`rightsize.quiz.graded.graded_quiz`); the same seed gives the same
+    course. A seeded build writes its student notebooks to ``<course>/lessons`` unless
+    ``lessons_dir`` says otherwise: the repository's ``lessons/`` stays built from the public bank.
     """
     require_nbgrader()
     tools_on_path()
     repo_root = (repo_root or find_repo_root()).resolve()
     course_dir = (course_dir or default_course_dir(repo_root)).resolve()
+    if lessons_dir is None and variant_seed:
+        lessons_dir = course_dir / "lessons"
     lessons_dir = (lessons_dir or repo_root / "lessons").resolve()
     solutions_dir = (solutions_dir or repo_root / "solutions").resolve()
     if quiz_dir is None and os.environ.get("RIGHTSIZE_QUIZ_DIR"):
@@ -205,13 +227,14 @@ def build_course(
         quiz_dir = repo_root / "quizzes"
     _warm_matplotlib_cache()
     with shared_gradebook_engine():
-        report = _build(repo_root, course_dir, quiz_dir, lessons_dir, solutions_dir, verbose)
+        report = _build(repo_root, course_dir, quiz_dir, lessons_dir, solutions_dir, verbose, variant_seed or None)
     if references and report.assignments:
-        report.referenced = _references(course_dir, report.assignments, recordings, workers)
+        report.referenced = _references(course_dir, report.assignments, recordings, workers, variant_seed or None)
     return report
 
 
-def _references(course_dir: Path, assignments: list[str], recordings: Path | None, workers: int) -> list[str]:
+def _references(course_dir: Path, assignments: list[str], recordings: Path | None, workers: int,
+                seed: str | None) -> list[str]:
     """Run the solutions in a sandbox like a submission (no sandbox here: in a plain process; they are trusted)."""
     from .autograde import _sandbox
     from .references import build_references
@@ -219,7 +242,8 @@ def _references(course_dir: Path, assignments: list[str], recordings: Path | Non
 
     box = _sandbox(course_dir, detect_mode(unsafe=True), (), Limits(), recordings)
     try:
-        return build_references(course_dir, assignments, sandbox=box, workers=workers)
+        # the seed is part of the references' cache key: another seed recomputes them
+        return build_references(course_dir, assignments, sandbox=box, workers=workers, seed=seed)
     finally:
         box.close()
 
@@ -237,10 +261,10 @@ def _warm_matplotlib_cache() -> None:
 
 
 def _build(repo_root: Path, course_dir: Path, quiz_dir: Path | None, lessons_dir: Path, solutions_dir: Path,
-           verbose: bool) -> BuildReport:
+           verbose: bool, variant_seed: str | None) -> BuildReport:
     import nbformat
 
-    report = BuildReport(course_dir=course_dir)
+    report = BuildReport(course_dir=course_dir, seeded=variant_seed is not None)
     course_dir.mkdir(parents=True, exist_ok=True)
     (course_dir / CONFIG_NAME).write_text(_course_config_text(repo_root, course_dir), encoding="utf-8")
 
@@ -250,7 +274,11 @@ def _build(repo_root: Path, course_dir: Path, quiz_dir: Path | None, lessons_dir
             nb = nbformat.read(str(solution), as_version=4)  # type: ignore[no-untyped-call]
         except Exception as exc:
             raise RightsizeError(f"{solution} is not a readable notebook: {exc}") from exc
-        insert_graded_quiz(nb, assignment[:2], quiz_dir, solution)
+        chosen = insert_graded_quiz(nb, assignment[:2], quiz_dir, solution, variant_seed)
+        if chosen is not None:
+            report.regenerated += len(chosen.regenerated)
+            report.shuffled += len(chosen.shuffled)
+            report.drawn += len(chosen.drawn)
         _stable_ids(nb)
         source_dir = course_dir / "source" / assignment
         if source_dir.exists():

@@ -1,6 +1,6 @@
 """``rightsize course``: build, collect, autograde, export and feedback for the nbgrader course.
 
-    rightsize course build [--course-dir DIR] [--quiz-dir DIR]
+    rightsize course build [--course-dir DIR] [--quiz-dir DIR] [--variant-seed SECRET]
     rightsize course collect ASSIGNMENT FOLDER
     rightsize course autograde ASSIGNMENT [--workers N] [--timeout S] [--force]
     rightsize course export [--out grades.csv]
@@ -44,6 +44,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     build.add_argument("--recordings", type=Path, metavar="DIR",
                        help="recorded model answers the solutions replay while their references are computed "
                             "(default: as for autograde)")
+    build.add_argument("--variant-seed", metavar="SECRET",
+                       help="make the graded quizzes from variants (new numbers, shuffled choices, graded-only "
+                            "questions); the same secret gives the same quizzes (default: RIGHTSIZE_VARIANT_SEED, "
+                            "else variant-seed.txt in the quiz bank, else none: the public bank). Student "
+                            "notebooks then go to <course-dir>/lessons unless --lessons-dir is given")
     build.set_defaults(handler=build_command)
 
     check = commands.add_parser("check-lessons", help="fail if lessons/ is stale against solutions/ and quizzes/")
@@ -105,17 +110,30 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def build_command(args: argparse.Namespace) -> int:
     fast_imports()
+    from ..quiz.bank import QuizBankError, quiz_dir
+    from ..quiz.variants import find_variant_seed
     from .build import build_course
 
+    try:
+        bank: Path | None = quiz_dir(args.quiz_dir)
+    except QuizBankError:
+        bank = None  # the build reports a missing bank itself
+    seed, seed_source = find_variant_seed(args.variant_seed, bank)
     started = time.monotonic()
     report = build_course(course_dir=args.course_dir, quiz_dir=args.quiz_dir, lessons_dir=args.lessons_dir,
-                          verbose=args.verbose, recordings=args.recordings, references=not args.lessons_only)
+                          verbose=args.verbose, recordings=args.recordings, references=not args.lessons_only,
+                          variant_seed=seed)
     for assignment, lesson in zip(report.assignments, report.lessons):
         fresh = ("references computed" if assignment in report.referenced else
                  "no references: --lessons-only" if args.lessons_only else "references unchanged")
         print(f"  {assignment}: source, release, {lesson} ({fresh})")
     if not report.assignments:
         print("  no solutions/NN-*.ipynb yet: nothing to build")
+    if report.seeded:
+        print(f"graded quiz = variants from the seed in {seed_source}: {report.regenerated} questions with new "
+              f"numbers, {report.shuffled} with shuffled choices, {report.drawn} drawn from the graded-only pool")
+    else:
+        print("graded quiz = the public bank; pass --variant-seed for variants")
     print(f"course built in {report.course_dir} ({time.monotonic() - started:.1f} s)")
     return 0
 

@@ -19,9 +19,14 @@ Two layers of rules:
   prefix, lesson field, banned "all of the above" choices): :func:`load_lesson` and
   :func:`load_bank` refuse a file that breaks them, because the widget and grader cannot work
   with it;
-* bank policy (minimum counts, answer-position balance, coverage tags): only
-  :func:`validate_bank` / :func:`check_bank` check them, and each can be relaxed with a parameter
-  so tests and half-written private banks can be checked too.
+* bank policy (minimum counts, answer-position balance, coverage tags, section tags checked against
+  the lesson notebooks, every variant of every variant question): only :func:`validate_bank` /
+  :func:`check_bank` check them, and each can be relaxed with a parameter so tests and
+  half-written private banks can be checked too.
+
+A variant question (``variables`` set) is stored as written, with templates; the per-file rules
+also check its formulas and its default variant (:mod:`rightsize.quiz.variants`).
+:meth:`LessonQuiz.public` is the quiz as learners see it in the widget.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ __all__ = [
     "QUIZ_DIR_ENV",
     "Question",
     "QuizBankError",
+    "Variable",
     "check_bank",
     "is_banned_choice",
     "lesson_files",
@@ -95,6 +101,23 @@ class Choice(_Strict):
     text: str = Field(description="What the learner reads next to the letter.")
     correct: bool = Field(description="Whether picking this option is right.")
     why: str = Field(description="Why this option is right or wrong; shown after checking.")
+    value: str | None = Field(default=None, description=(
+        "Variant questions: a formula for the number this choice states; right when it equals `answer`."))
+    holds: str | None = Field(default=None, description=(
+        "Variant questions: a condition over the variables; the choice is right when it holds."))
+
+
+Number = int | float
+
+
+class Variable(_Strict):
+    """One variable of a variant question: a list of ``choices`` or a ``min``..``max`` range by ``step``."""
+
+    default: Number = Field(description="The value of the public variant (the widget and the unseeded build).")
+    choices: list[Number] | None = Field(default=None, description="The values it may take.")
+    min: Number | None = Field(default=None, description="The smallest value of a range.")
+    max: Number | None = Field(default=None, description="The largest value of a range.")
+    step: Number | None = Field(default=None, description="The step of a range (default 1).")
 
 
 class Question(_Strict):
@@ -109,6 +132,16 @@ class Question(_Strict):
     scenario: bool = Field(description="True when the answer is worked out from numbers in the stem.")
     stem: str = Field(description="The question text (Markdown).")
     choices: list[Choice] = Field(description="3 to 5 options, in the order shown (a, b, c, ...).")
+    section: str | None = Field(default=None, description=(
+        'The lesson section the question is answerable from: a heading of this lesson\'s notebook, '
+        'or "lesson NN: heading" for an earlier lesson.'))
+    graded_only: bool = Field(default=False, description=(
+        "Kept out of the self-paced widget; seeded graded quizzes draw it in place of a concept question."))
+    variables: dict[str, Variable] | None = Field(default=None, description=(
+        "Variant questions: the variables the numbers are made from; stem, texts and whys become templates."))
+    let: dict[str, str] = Field(default_factory=dict, description="Derived values: name -> formula, in order.")
+    where: list[str] = Field(default_factory=list, description="Conditions every variant must satisfy.")
+    answer: str | None = Field(default=None, description="The formula of the right value, for choices with `value`.")
 
     @property
     def letters(self) -> list[str]:
@@ -134,6 +167,16 @@ class LessonQuiz(_Strict):
     lesson: str = Field(description='Two digits in quotes, matching the file name: "02".')
     title: str = Field(description="The lesson's title.")
     questions: list[Question] = Field(description="The questions, in the order shown.")
+
+    def public(self) -> LessonQuiz:
+        """The quiz as the self-paced widget shows it: no graded-only questions, and every variant
+        question at its default numbers. The unseeded graded quiz is this quiz too."""
+        from .variants import render_default
+
+        if not any(q.graded_only or q.variables for q in self.questions):
+            return self
+        shown = [render_default(q) for q in self.questions if not q.graded_only]
+        return self.model_copy(update={"questions": shown})
 
 
 # --------------------------------------------------------------------------------------------
@@ -376,6 +419,14 @@ def _question_problems(q: Question, shown: str, key: str | None, line: int | Non
     if q.type == "multiple" and correct < 2:
         add(f"a multiple question has at least two correct choices; this one has {correct} "
             "(use type: single for one right answer)")
+    if q.section is not None and not q.section.strip():
+        add("the section is empty; name the heading the question is answerable from")
+    if q.variables is not None or q.let or q.where or q.answer is not None or \
+            any(c.value is not None or c.holds is not None for c in q.choices):
+        from .variants import structure_problems  # imported here: variants builds on this module
+
+        for message in structure_problems(q):
+            add(message)
     return problems
 
 
@@ -512,11 +563,20 @@ def validate_bank(
     min_total: int = MIN_TOTAL,
     require_coverage: bool = True,
     max_position_share: float | None = MAX_POSITION_SHARE,
+    require_sections: bool = True,
+    solutions_dir: str | Path | None = None,
+    check_variants: bool = True,
+    variant_checks: list[Any] | None = None,
 ) -> list[Problem]:
     """Every problem of the bank (an empty list when it follows every rule of FORMAT.md).
 
     The policy rules can be relaxed for partial or private banks: ``min_per_lesson=0``,
-    ``min_total=0``, ``require_coverage=False``, ``max_position_share=None``.
+    ``min_total=0``, ``require_coverage=False``, ``max_position_share=None``,
+    ``require_sections=False`` (no section tags needed, none checked against the notebooks).
+    ``solutions_dir`` is where the lesson notebooks are (default: ``solutions/`` beside the bank,
+    else the repository's). ``check_variants`` checks every variant of every variant question (or a
+    sample of a large space, see :func:`rightsize.quiz.variants.check_variants`); pass a list as
+    ``variant_checks`` to receive the result for each question.
     """
     folder = _find_quiz_dir(quiz_dir)
     shown_dir = _shown(folder)
@@ -550,6 +610,11 @@ def validate_bank(
     if max_position_share is not None:
         problems.extend(_position_problems(results, shown_dir, max_position_share))
 
+    if require_sections:
+        problems.extend(_section_problems(results, folder, solutions_dir))
+    if check_variants:
+        problems.extend(_all_variant_problems(results, variant_checks))
+
     # coverage tags
     if require_coverage:
         tagged = {tag for r in results for q, _ in r.questions for tag in q.tags}
@@ -557,6 +622,44 @@ def validate_bank(
             if tag not in tagged:
                 problems.append(Problem(shown_dir, f"no question has the coverage tag {tag!r}; add a "
                                                    "question on it (or the tag to one that tests it)"))
+    return problems
+
+
+def _section_problems(results: list[_FileResult], folder: Path, solutions_dir: str | Path | None) -> list[Problem]:
+    from .sections import find_solutions_dir, lesson_sections, section_problem
+
+    notebooks = find_solutions_dir(folder, solutions_dir)
+    if notebooks is None or not any(notebooks.glob("[0-9][0-9]-*.ipynb")):
+        where = f"{solutions_dir}" if solutions_dir is not None else "solutions/ beside the bank"
+        return [Problem(_shown(folder), f"cannot check the section tags: no lesson notebooks in {where}; "
+                                        "pass --solutions-dir (or --partial to skip the check)")]
+    sections = lesson_sections(notebooks)
+    problems = []
+    for r in results:
+        for question, line in r.questions:
+            lesson = r.key or question.id[1:3]
+            if question.section is None:
+                problems.append(Problem(_shown(r.path), "no section: name the heading of the lesson it is "
+                                                        "answerable from (section: \"...\")", question.id, line))
+                continue
+            message = section_problem(question.section, lesson, sections)
+            if message is not None:
+                problems.append(Problem(_shown(r.path), message, question.id, line))
+    return problems
+
+
+def _all_variant_problems(results: list[_FileResult], out: list[Any] | None) -> list[Problem]:
+    from .variants import check_variants, structure_problems
+
+    problems = []
+    for r in results:
+        for question, line in r.questions:
+            if not question.variables or structure_problems(question):
+                continue  # reported with the file's own problems
+            result = check_variants(question)
+            if out is not None:
+                out.append(result)
+            problems.extend(Problem(_shown(r.path), message, question.id, line) for message in result.problems)
     return problems
 
 
@@ -593,10 +696,13 @@ def check_bank(
     min_total: int = MIN_TOTAL,
     require_coverage: bool = True,
     max_position_share: float | None = MAX_POSITION_SHARE,
+    require_sections: bool = True,
+    solutions_dir: str | Path | None = None,
 ) -> dict[str, LessonQuiz]:
     """Validate the bank and return it; raise :class:`QuizBankError` listing every problem."""
     problems = validate_bank(quiz_dir, min_per_lesson=min_per_lesson, min_total=min_total,
-                             require_coverage=require_coverage, max_position_share=max_position_share)
+                             require_coverage=require_coverage, max_position_share=max_position_share,
+                             require_sections=require_sections, solutions_dir=solutions_dir)
     if problems:
         raise QuizBankError(f"the quiz bank has {len(problems)} problem(s); fix them and run "
                             "`rightsize quiz validate`:", problems)

@@ -1,6 +1,6 @@
 """``rightsize quiz``: check the quiz bank and print a lesson's quiz without its answers.
 
-    rightsize quiz validate [--quiz-dir DIR] [--partial]
+    rightsize quiz validate [--quiz-dir DIR] [--partial] [--solutions-dir DIR]
     rightsize quiz show LESSON [--quiz-dir DIR]
 """
 
@@ -20,7 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     validate.add_argument("--quiz-dir", metavar="DIR",
                           help="the bank folder (default: RIGHTSIZE_QUIZ_DIR, else ./quizzes)")
     validate.add_argument("--partial", action="store_true",
-                          help="skip the minimum counts and the coverage tags (a bank being written)")
+                          help="skip the minimum counts, the coverage tags and the section tags (a bank being written)")
+    validate.add_argument("--solutions-dir", metavar="DIR",
+                          help="the lesson notebooks the section tags name (default: solutions/ beside the bank)")
     validate.set_defaults(handler=validate_command)
 
     show = commands.add_parser("show", help="print a lesson's quiz as text, without answers")
@@ -37,10 +39,14 @@ def _help(parser: argparse.ArgumentParser) -> int:
 def validate_command(args: argparse.Namespace) -> int:
     """Print each problem on one line (``FILE: ID: problem``), or a summary when there are none."""
     from .bank import LETTERS, load_bank, position_counts, quiz_dir, validate_bank
+    from .variants import VariantCheck
 
     folder = quiz_dir(args.quiz_dir)
-    relaxed = {"min_per_lesson": 0, "min_total": 0, "require_coverage": False} if args.partial else {}
-    problems = validate_bank(folder, **relaxed)  # type: ignore[arg-type]
+    relaxed = {"min_per_lesson": 0, "min_total": 0, "require_coverage": False,
+               "require_sections": False} if args.partial else {}
+    checked: list[VariantCheck] = []
+    problems = validate_bank(folder, solutions_dir=args.solutions_dir, variant_checks=checked,
+                             **relaxed)  # type: ignore[arg-type]
     if problems:
         for problem in problems:
             print(problem)
@@ -60,6 +66,10 @@ def validate_command(args: argparse.Namespace) -> int:
     if singles:
         balance = "  ".join(f"{x} {counts[x]} ({counts[x] / singles:.0%})" for x in LETTERS)
         print(f"  correct position over {singles} single questions: {balance}")
+    if checked:
+        sampled = [c.question_id for c in checked if not c.exhaustive]
+        print(f"  variants: {len(checked)} variant questions, {sum(c.checked for c in checked)} variants checked"
+              + (f" (sampled for {', '.join(sampled)})" if sampled else " (every variant)"))
     return 0
 
 

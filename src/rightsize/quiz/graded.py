@@ -42,6 +42,11 @@ in every released answer cell), never silently. Nothing outside the solution reg
 the answer: every released answer cell is the same text apart from the question number and the
 variable name.
 
+Which questions: without a variant seed, the public quiz (what the self-paced widget shows, with
+the same letters). With one (``rightsize course build --variant-seed``), :func:`graded_quiz` draws
+new numbers for variant questions, shuffles every question's choices and brings in graded-only
+questions, so the widget's answers cannot be copied; the seed appears in no cell.
+
 The grade never depends on this cell running: a ``str`` subclass whose ``__eq__`` always returns
 True, a patched ``type`` or an event hook cannot change what the grader reads from the text.
 '''
@@ -50,7 +55,7 @@ from __future__ import annotations
 
 import keyword
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +66,8 @@ from .text import question_markdown
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
+    from .variants import SeededQuiz
+
 __all__ = [
     "CODE_STUB",
     "GRADED_QUIZ_MARKER",
@@ -68,7 +75,9 @@ __all__ = [
     "answer_source",
     "check_form",
     "graded_cells",
+    "graded_quiz",
     "is_graded_quiz_marker",
+    "quiz_cells",
     "tests_source",
     "variable_name",
 ]
@@ -170,12 +179,35 @@ def _metadata(grade_id: str, *, grade: bool, solution: bool, locked: bool,
     return {"nbgrader": meta}
 
 
+def graded_quiz(lesson: str | int, quiz_dir: str | Path | None = None,
+                variant_seed: str | None = None) -> SeededQuiz:
+    """The questions of a lesson's graded quiz.
+
+    Without a seed: the public quiz, exactly what the self-paced widget shows (no graded-only
+    questions, variant questions at their default numbers). With a seed: new numbers for variant
+    questions, shuffled choices and graded-only questions drawn in
+    (:func:`rightsize.quiz.variants.seeded_quiz`).
+    """
+    from .variants import SeededQuiz, seeded_quiz
+
+    quiz = load_lesson(lesson, quiz_dir)
+    if variant_seed is None:
+        return SeededQuiz(quiz.public())
+    return seeded_quiz(quiz, variant_seed)
+
+
 def graded_cells(lesson: str | int, quiz_dir: str | Path | None = None,
-                 points_per_question: float = 1) -> list[NotebookNode]:
+                 points_per_question: float = 1, variant_seed: str | None = None) -> list[NotebookNode]:
     """The nbgrader cells (instructor form) of a lesson's quiz: text, answer and tests per question.
 
-    Cell ids equal the grade ids, so rebuilding a notebook gives the same file.
+    Cell ids equal the grade ids, so rebuilding a notebook gives the same file (for the same
+    ``variant_seed``; see :func:`graded_quiz`). The seed itself is written into no cell.
     """
+    return quiz_cells(graded_quiz(lesson, quiz_dir, variant_seed).quiz.questions, points_per_question)
+
+
+def quiz_cells(questions: Iterable[Question], points_per_question: float = 1) -> list[NotebookNode]:
+    """The nbgrader cells of these (concrete) questions, numbered from 1; see :func:`graded_cells`."""
     try:
         from nbformat.v4 import new_code_cell, new_markdown_cell
     except ImportError as exc:  # pragma: no cover - part of the course extra
@@ -183,7 +215,7 @@ def graded_cells(lesson: str | int, quiz_dir: str | Path | None = None,
     if points_per_question <= 0:
         raise ValueError(f"points_per_question must be positive, not {points_per_question!r}")
     cells = []
-    for number, question in enumerate(load_lesson(lesson, quiz_dir).questions, 1):
+    for number, question in enumerate(questions, 1):
         qid = question.id
         text = new_markdown_cell(_text_source(question, number, points_per_question),  # type: ignore[no-untyped-call]
                                  metadata=_metadata(f"{qid}-text", grade=False, solution=False, locked=True))
@@ -198,9 +230,10 @@ def graded_cells(lesson: str | int, quiz_dir: str | Path | None = None,
     return cells
 
 
-def answer_key(lesson: str | int, quiz_dir: str | Path | None = None) -> dict[str, str | list[str]]:
+def answer_key(lesson: str | int, quiz_dir: str | Path | None = None,
+               variant_seed: str | None = None) -> dict[str, str | list[str]]:
     """The right answers of a lesson's graded quiz, by variable name: ``{"q_l02_x": "b", ...}``."""
-    return {variable_name(q.id): _answer(q) for q in load_lesson(lesson, quiz_dir).questions}
+    return {variable_name(q.id): _answer(q) for q in graded_quiz(lesson, quiz_dir, variant_seed).quiz.questions}
 
 
 def is_graded_quiz_marker(cell: Mapping[str, Any]) -> bool:

@@ -3,7 +3,8 @@
 Used wherever a quiz is shown without a live kernel: ``rightsize quiz show``, ``print(quiz)``,
 the ``text/plain`` and ``text/markdown`` fallbacks of the widget (a notebook rendered on GitHub or
 by nbconvert) and the read-only cells of the graded quiz. Nothing here reads ``correct`` or
-``why``, so nothing here can leak the answer key.
+``why``, so nothing here can leak the answer key. A whole quiz is shown as the widget shows it
+(:meth:`LessonQuiz.public`): no graded-only questions, variant questions at their defaults.
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ def question_text(question: Question, number: int) -> str:
 
 
 def quiz_text(quiz: LessonQuiz) -> str:
-    """The whole quiz as plain text, without answers or explanations."""
+    """The whole public quiz as plain text, without answers or explanations."""
+    quiz = quiz.public()
     parts = [f"Lesson {quiz.lesson} quiz: {quiz.title} ({len(quiz.questions)} questions)",
              RUN_IN_JUPYTER]
     parts.extend(question_text(q, i) for i, q in enumerate(quiz.questions, 1))
@@ -80,7 +82,8 @@ def question_markdown(question: Question, number: int) -> str:
 
 
 def quiz_markdown(quiz: LessonQuiz) -> str:
-    """The whole quiz as Markdown, without answers or explanations."""
+    """The whole public quiz as Markdown, without answers or explanations."""
+    quiz = quiz.public()
     parts = [f"### Lesson {quiz.lesson} quiz: {markdown_safe(quiz.title)}", f"*{RUN_IN_JUPYTER}*"]
     parts.extend(question_markdown(q, i) for i, q in enumerate(quiz.questions, 1))
     return "\n\n".join(parts) + "\n"

@@ -368,8 +368,8 @@ class QuizWidget:
     """
 
     def __init__(self, quiz: LessonQuiz) -> None:
-        self.quiz = quiz
-        self.questions = [QuestionView(q, i, self._update_score) for i, q in enumerate(quiz.questions, 1)]
+        self.quiz = quiz.public()  # no graded-only questions; variant questions at their defaults
+        self.questions = [QuestionView(q, i, self._update_score) for i, q in enumerate(self.quiz.questions, 1)]
         self.score_labels = [widgets.HTML(), widgets.HTML()]
         header = widgets.HTML(
             f"<h3 style='margin:4px 0'>Lesson {html.escape(quiz.lesson)} quiz: {html.escape(quiz.title)}</h3>"
