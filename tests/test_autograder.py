@@ -254,7 +254,7 @@ def test_every_score_is_exactly_the_expected_one(graded: SimpleNamespace) -> Non
 
     assert set(graded.outcomes) == set(sc.KINDS), "the batch must grade every submission"
     wrong = {s: (o.score, sc.expected_total(s)) for s, o in graded.outcomes.items()
-             if o.score != sc.expected_total(s) or o.max_score != 7}
+             if o.score != sc.expected_total(s) or o.max_score != sc.TOTAL}
     assert not wrong, f"(got, expected): {wrong}"
     with Gradebook(f"sqlite:///{graded.course / 'gradebook.db'}", "rightsize") as gb:
         for student, kind in graded.students.items():
@@ -328,7 +328,7 @@ def test_export_writes_per_question_grades_and_totals(graded: SimpleNamespace, t
                                                                        for s, k in graded.students.items()}
     assert by_student["invalid-json"]["status"] == "invalid"
     assert "not a valid notebook" in by_student["invalid-json"]["reason"]
-    assert by_student["all-correct"]["status"] == "graded" and by_student["all-correct"]["max"] == "7"
+    assert by_student["all-correct"]["status"] == "graded" and by_student["all-correct"]["max"] == f"{sc.TOTAL:g}"
     # the same gradebook exports to the same bytes
     again = export_grades(graded.course, tmp_path / "again.csv")
     assert again.questions_csv.read_bytes() == report.questions_csv.read_bytes()
@@ -388,7 +388,7 @@ def test_a_second_run_skips_graded_submissions_and_regrades_changed_ones(graded:
     sc.make_submission(released, course / "submitted" / "partly-right" / sc.ASSIGNMENT, "all-correct")
     third = {o.student: o for o in autograde(sc.ASSIGNMENT, course, workers=2, timeout=TIMEOUT)}
     assert [s for s, o in third.items() if o.status != "skipped"] == ["partly-right"]
-    assert third["partly-right"].score == 7
+    assert third["partly-right"].score == sc.TOTAL
 
 
 @needs_sandbox

@@ -228,7 +228,7 @@ def test_feedback_pages_hold_nothing_executable(hostile: SimpleNamespace) -> Non
 
 def test_an_honest_duplicate_is_resolved_not_fatal(hostile: SimpleNamespace) -> None:
     outcome = hostile.outcomes["honest-duplicate-cell"]
-    assert outcome.score == 7
+    assert outcome.score == sc.TOTAL
     assert "a copy of the graded cell 'p95-test' and was ignored" in outcome.reason
     assert "a copy of the graded cell 'cost-answer' and was ignored" in outcome.reason
     page = (hostile.course / "feedback" / "honest-duplicate-cell" / sc.ASSIGNMENT / f"{sc.ASSIGNMENT}.html").read_text()
@@ -253,7 +253,7 @@ def test_the_unshare_fallback_leaves_no_writable_host_path(tmp_path: Path) -> No
     try:
         outcomes = {o.student: o for o in autograde(sc.ASSIGNMENT, course, timeout=TIMEOUT, sandbox="unshare",
                                                      hide=[repo / "solutions", repo / "quizzes"])}
-        assert {s: o.score for s, o in outcomes.items()} == {s: 7.0 for s in outcomes}
+        assert {s: o.score for s, o in outcomes.items()} == {s: sc.TOTAL for s in outcomes}
         for folder in ("/dev/shm", "/tmp", "/var/tmp", "/run/lock", "/dev/mqueue", str(Path.home()), "/", "/etc",
                        os.path.dirname(os.__file__)):
             assert not Path(folder, f"rightsize-hostile-{tag}").exists(), f"the unshare sandbox wrote into {folder}"

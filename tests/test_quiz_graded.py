@@ -103,7 +103,7 @@ def cells(bank: Path) -> list[nbformat.NotebookNode]:
 
 
 def by_id(cells: list[nbformat.NotebookNode], grade_id: str) -> nbformat.NotebookNode:
-    return next(c for c in cells if c.metadata["nbgrader"]["grade_id"] == grade_id)
+    return next(c for c in cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
 
 
 def release(cells: list[nbformat.NotebookNode], code_stub: str = CODE_STUB) -> list[nbformat.NotebookNode]:
@@ -125,8 +125,11 @@ def run(source: str, namespace: dict[str, Any] | None = None) -> dict[str, Any]:
 # Shape and metadata
 # --------------------------------------------------------------------------------------------
 
-def test_three_cells_per_question_with_nbgrader_metadata(cells: list[nbformat.NotebookNode]) -> None:
-    assert [c.cell_type for c in cells] == ["markdown", "code", "code"] * 3
+def test_an_intro_then_three_cells_per_question_with_nbgrader_metadata(cells: list[nbformat.NotebookNode]) -> None:
+    assert [c.cell_type for c in cells] == ["markdown"] + ["markdown", "code", "code"] * 3
+    intro = cells[0]
+    assert "nbgrader" not in intro.metadata and "This is the quiz that counts" in intro.source
+    assert "the practice quiz's questions" in intro.source
     for qid in ("l03-knee", "l03-goodput-misses", "l03-first-letter"):
         text, answer, tests = (by_id(cells, f"{qid}-{kind}").metadata["nbgrader"]
                                for kind in ("text", "answer", "test"))
@@ -136,6 +139,8 @@ def test_three_cells_per_question_with_nbgrader_metadata(cells: list[nbformat.No
                           "schema_version": 3, "solution": True, "task": False}
         assert tests == {"grade": True, "grade_id": f"{qid}-test", "locked": True, "points": 2,
                          "schema_version": 3, "solution": False, "task": False}
+        # the check cell's code is collapsed in JupyterLab: the student sees its one line of output
+        assert by_id(cells, f"{qid}-test").metadata["jupyter"] == {"source_hidden": True}
     assert len({c.id for c in cells}) == len(cells)
 
 

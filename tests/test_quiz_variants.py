@@ -281,7 +281,7 @@ def test_graded_cells_hold_no_seed_and_answer_the_seeded_key(bank: Path) -> None
     cells = graded_cells(3, bank, variant_seed=SEED)
     assert not any(SEED in cell.source for cell in cells)
     key = {variable_name(q.id): q.correct_letters[0] for q in seeded_quiz(load_lesson(3, bank), SEED).quiz.questions}
-    tests = {c.metadata["nbgrader"]["grade_id"]: c.source for c in cells if c.metadata["nbgrader"]["grade"]}
+    tests = {c.metadata["nbgrader"]["grade_id"]: c.source for c in cells if c.metadata.get("nbgrader", {}).get("grade")}
     for var, letter in key.items():
         assert any(f"'{var}', '{letter}')" in source for source in tests.values()), var
 

@@ -49,7 +49,7 @@ __all__ = ["BuildReport", "build_course", "check_lessons_fresh", "normalize_note
 
 SOLUTION_GLOB = "[0-9][0-9]-*.ipynb"
 # cell metadata worth keeping in a student notebook; everything else is editor state
-_KEEP_CELL_METADATA = ("nbgrader", "deletable", "editable", "tags", "slideshow")
+_KEEP_CELL_METADATA = ("nbgrader", "deletable", "editable", "tags", "slideshow", "jupyter")
 
 
 @dataclass
@@ -120,7 +120,7 @@ def insert_graded_quiz(nb: Any, lesson: str, quiz_dir: Path | None, source: Path
         raise RightsizeError(f"{source} has {len(markers)} graded-quiz marker cells; keep exactly one")
     chosen = graded_quiz(lesson, quiz_dir, variant_seed)
     index = markers[0]
-    nb.cells[index:index + 1] = quiz_cells(chosen.quiz.questions)
+    nb.cells[index:index + 1] = quiz_cells(chosen.quiz.questions, variants=variant_seed is not None)
     return chosen
 
 

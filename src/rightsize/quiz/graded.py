@@ -27,7 +27,9 @@ parentheses. The build must therefore set::
 
     c.ClearSolutions.code_stub = {"python": rightsize.quiz.graded.CODE_STUB}
 
-with ``CODE_STUB = "None  # YOUR ANSWER HERE"``, and the released cell reads::
+with ``CODE_STUB = "None  # YOUR ANSWER HERE"
+#: points per graded quiz question: the exercises carry most of a lesson's points (at least 60%)
+POINTS_PER_QUESTION = 0.5``, and the released cell reads::
 
     # Question 3: one letter in quotes, for example "a"
     q_l02_ttft_definition = (
@@ -83,6 +85,8 @@ __all__ = [
 ]
 
 CODE_STUB = "None  # YOUR ANSWER HERE"
+#: points per graded quiz question: the exercises carry most of a lesson's points (at least 60%)
+POINTS_PER_QUESTION = 0.5
 GRADED_QUIZ_MARKER = "<!-- rightsize:graded-quiz -->"
 _SCHEMA_VERSION = 3
 
@@ -197,24 +201,43 @@ def graded_quiz(lesson: str | int, quiz_dir: str | Path | None = None,
 
 
 def graded_cells(lesson: str | int, quiz_dir: str | Path | None = None,
-                 points_per_question: float = 1, variant_seed: str | None = None) -> list[NotebookNode]:
+                 points_per_question: float = POINTS_PER_QUESTION, variant_seed: str | None = None
+                 ) -> list[NotebookNode]:
     """The nbgrader cells (instructor form) of a lesson's quiz: text, answer and tests per question.
 
     Cell ids equal the grade ids, so rebuilding a notebook gives the same file (for the same
     ``variant_seed``; see :func:`graded_quiz`). The seed itself is written into no cell.
     """
-    return quiz_cells(graded_quiz(lesson, quiz_dir, variant_seed).quiz.questions, points_per_question)
+    return quiz_cells(graded_quiz(lesson, quiz_dir, variant_seed).quiz.questions, points_per_question,
+                      variants=variant_seed is not None)
 
 
-def quiz_cells(questions: Iterable[Question], points_per_question: float = 1) -> list[NotebookNode]:
-    """The nbgrader cells of these (concrete) questions, numbered from 1; see :func:`graded_cells`."""
+def intro_cell(variants: bool = False) -> NotebookNode:
+    """The one line that says what the graded quiz is, and how it relates to the practice quiz above."""
+    from nbformat.v4 import new_markdown_cell
+
+    same = ("variants of the practice quiz's questions (new numbers, choices in another order)" if variants
+            else "the practice quiz's questions")
+    cell = new_markdown_cell(  # type: ignore[no-untyped-call]
+        f"## Graded quiz\n\nThis is the quiz that counts: {same}, answered in the cell under each one and "
+        "graded when you submit (the line under each answer only checks its form). Practise above first: "
+        "the practice quiz explains every choice.")
+    cell.id = "graded-quiz-intro"
+    return cell
+
+
+def quiz_cells(questions: Iterable[Question], points_per_question: float = POINTS_PER_QUESTION,
+               variants: bool = False) -> list[NotebookNode]:
+    """The nbgrader cells of these (concrete) questions, numbered from 1, after a one-line intro
+    (:func:`intro_cell`); see :func:`graded_cells`. Each check cell's code is collapsed: a student
+    sees the question, the answer cell and one line."""
     try:
         from nbformat.v4 import new_code_cell, new_markdown_cell
     except ImportError as exc:  # pragma: no cover - part of the course extra
         raise MissingDependencyError("nbformat", "building graded quiz cells") from exc
     if points_per_question <= 0:
         raise ValueError(f"points_per_question must be positive, not {points_per_question!r}")
-    cells = []
+    cells = [intro_cell(variants)]
     for number, question in enumerate(questions, 1):
         qid = question.id
         text = new_markdown_cell(_text_source(question, number, points_per_question),  # type: ignore[no-untyped-call]
@@ -222,8 +245,9 @@ def quiz_cells(questions: Iterable[Question], points_per_question: float = 1) ->
         answer = new_code_cell(answer_source(question, number),  # type: ignore[no-untyped-call]
                                metadata=_metadata(f"{qid}-answer", grade=False, solution=True, locked=False))
         tests = new_code_cell(tests_source(question, number),  # type: ignore[no-untyped-call]
-                              metadata=_metadata(f"{qid}-test", grade=True, solution=False, locked=True,
-                                                 points=points_per_question))
+                              metadata={**_metadata(f"{qid}-test", grade=True, solution=False, locked=True,
+                                                    points=points_per_question),
+                                        "jupyter": {"source_hidden": True}})
         for cell, suffix in ((text, "text"), (answer, "answer"), (tests, "test")):
             cell.id = f"{qid}-{suffix}"[-64:]  # nbformat allows at most 64 characters
         cells += [text, answer, tests]
