@@ -245,11 +245,11 @@ router: fixed
 default: tiny
 cascade:
   tiers:
-    - {name: cheap, model: openai-small, threshold: 0.8, max_tokens: 8}
+    - {name: cheap, model: openai-mid, threshold: 0.8, max_tokens: 8}
     - {model: frontier, confidence: none}
 """)
     assert config.cascade is not None
-    providers = {"openai-small": LogprobProvider("maybe", (math.log(0.5),)),
+    providers = {"openai-mid": LogprobProvider("maybe", (math.log(0.5),)),
                  "frontier": LogprobProvider("surely", (0.0,))}
     cascade = Cascade.from_config(config.cascade, providers=providers)
     assert [t.name for t in cascade.tiers] == ["cheap", "frontier"]

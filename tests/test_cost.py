@@ -128,7 +128,7 @@ def test_a_measured_usage_already_holds_its_reasoning() -> None:
 
 
 def test_cost_table_shows_the_reasoning_and_where_it_came_from() -> None:
-    table = cost.cost_table(["gpt-4o-mini", "openai-mid", "haiku"], input_tokens=600, output_tokens=150,
+    table = cost.cost_table(["gpt-4o-mini", "gpt-5-mini", "haiku"], input_tokens=600, output_tokens=150,
                             requests_per_day=100_000).set_index("model")
     assert {"reasoning_tokens", "reasoning_basis", "reasoning_source"} <= set(table.columns)
     mini5 = table.loc["gpt-5-mini"]
@@ -146,7 +146,7 @@ def test_cost_table_shows_the_reasoning_and_where_it_came_from() -> None:
 
 
 def test_cost_table_takes_measured_reasoning_per_model() -> None:
-    table = cost.cost_table(["gpt-5-mini", "gpt-5"], 600, 150, reasoning_tokens={"openai-mid": 900}).set_index("model")
+    table = cost.cost_table(["gpt-5-mini", "gpt-5"], 600, 150, reasoning_tokens={"gpt-5-mini": 900}).set_index("model")
     assert table.loc["gpt-5-mini", "reasoning_tokens"] == 900 and table.loc["gpt-5-mini", "reasoning_basis"] == "given"
     assert table.loc["gpt-5-mini", "per_request"] == pytest.approx(600 * 0.25e-6 + 1_050 * 2e-6)
     assert table.loc["gpt-5", "reasoning_basis"] == "assumed"  # the other model keeps the assumption

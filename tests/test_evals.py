@@ -394,7 +394,7 @@ def test_tiers_are_named_for_what_they_are() -> None:
 
     assert tier_label("local") == "local LLM" and mode_label("local", "grammar") == "grammar (JSON enum)"
     assert tier_label("lab") == "local LLM via the lab server"
-    assert tier_label("haiku") == "Claude Haiku 4.5 (cloud, anthropic, small tier)"
+    assert tier_label("haiku") == "Claude Haiku 4.5 (cloud, anthropic, mid tier)"
     assert mode_label("haiku", "few_shot") == "few-shot k=4, JSON answer (no schema enforced)"
     assert tier_label("opus") == "Claude Opus 4.5 (cloud, anthropic, frontier tier)"
     assert mode_label("gpt-4o-mini", "grammar") == "JSON schema (JSON enum)"

@@ -389,14 +389,14 @@ def test_config_builds_a_chain() -> None:
 router: fixed
 default: tiny
 fallback:
-  models: [openai-small, {model: haiku, name: backup}]
+  models: [openai-mid, {model: haiku, name: backup}]
   retry: {max_attempts: 2, base_delay: 0.2, max_delay: 1, max_wait: 3}
   cooldown: {after_failures: 4, seconds: 12}
 """)
     assert config.fallback is not None
     chain = FallbackChain.from_config(config.fallback, connector=lambda alias: ScriptedProvider(
         model=get_model(alias).id))
-    assert chain.names == ["openai-small", "backup"]
+    assert chain.names == ["openai-mid", "backup"]
     assert chain.retry == RetryPolicy(2, 0.2, 1.0, 3.0, "full")
     assert chain.cooldown_after == 4 and chain.cooldown_s == 12 and chain.cache is not None
 

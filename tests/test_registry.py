@@ -23,8 +23,21 @@ from rightsize.registry import (
 def test_alias_and_id_give_the_same_entry() -> None:
     assert get_model("local") is get_model("smollm2-135m-instruct")
     assert get_model("haiku").id == "claude-haiku-4-5"
-    assert get_model("small").tier == "small"
+    assert get_model("small") is get_model("local") and get_model("small").tier == "small"
+    assert get_model("mid").tier == "mid" and get_model("haiku").tier == "mid"
     assert get_model("frontier").tier == "frontier"
+
+
+def test_one_tier_taxonomy_three_tiers_and_aliases_that_agree() -> None:
+    """Every entry is small, mid or frontier (the sources' three tiers), and no alias names another tier."""
+    from rightsize.registry import list_models
+
+    tiers = {"small", "mid", "frontier"}
+    for model in list_models(include_retired=True):
+        assert model.tier in tiers
+        for alias in model.aliases:
+            named = {t for t in tiers if alias == t or alias.endswith(f"-{t}")}
+            assert named <= {model.tier}, f"{model.id} is {model.tier} but its alias {alias!r} says {named}"
 
 
 def test_unknown_model_lists_what_is_known() -> None:
@@ -71,10 +84,11 @@ def test_every_priced_model_has_a_date_and_source() -> None:
             assert model.key_env, f"{model.id} needs key_env"
 
 
-def test_each_cloud_provider_has_a_small_and_a_frontier_model() -> None:
+def test_each_cloud_provider_has_a_mid_and_a_frontier_model_and_small_runs_locally() -> None:
     tiers = {(m.provider, m.tier) for m in list_models()}
     for provider in ("openai", "anthropic", "google"):
-        assert (provider, "small") in tiers and (provider, "frontier") in tiers
+        assert (provider, "mid") in tiers and (provider, "frontier") in tiers
+    assert {m.provider for m in list_models() if m.tier == "small"} <= {"local", "lab"}
 
 
 def test_cost_uses_per_million_prices() -> None:

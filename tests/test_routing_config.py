@@ -172,7 +172,7 @@ routes:
     model: frontier
   - name: vip
     metadata: {plan: [pro, team]}
-    model: openai-large
+    model: gpt-4o
   - name: short-fact
     max_chars: 60
     keywords: [capital, translate]
@@ -184,7 +184,7 @@ def test_rule_router_decides_in_order_with_reasons() -> None:
     router = build_router(parse_router_config(RULES))
     code = router.route("What does print(1+1) show?")
     assert code.model == "frontier" and code.reason.startswith("rule 0 'code' matched: pattern")
-    assert router.route({"prompt": "Help me", "metadata": {"plan": "team"}}).model == "openai-large"
+    assert router.route({"prompt": "Help me", "metadata": {"plan": "team"}}).model == "gpt-4o"
     assert router.route({"prompt": "Help me", "plan": "free"}).model == "small"
     fact = router.route(RouteRequest("What is the capital of Peru?", id="r1"))
     assert fact.model == "tiny" and "keyword 'capital'" in fact.reason and "chars <= 60" in fact.reason
@@ -204,7 +204,7 @@ def test_rule_without_condition_is_refused() -> None:
 
 def test_complete_accounts_cost_and_latency_per_request() -> None:
     providers = {"frontier": EchoProvider("claude-opus-4-5"), "small": EchoProvider("gpt-4o-mini"),
-                 "tiny": EchoProvider("gpt-4o-mini"), "openai-large": EchoProvider("gpt-4o")}
+                 "tiny": EchoProvider("gpt-4o-mini"), "gpt-4o": EchoProvider("gpt-4o")}
     router = build_router(parse_router_config(RULES), providers=providers)
     assert router.complete("def f(): pass", max_tokens=16).text == "claude-opus-4-5"
     router.complete("Hello there, how are you today my friend?", max_tokens=16)
@@ -217,16 +217,16 @@ def test_complete_accounts_cost_and_latency_per_request() -> None:
 def test_budget_router_downgrades_then_blocks() -> None:
     now = [0.0]
     log = DecisionLog()
-    providers = {"openai-large": EchoProvider("gpt-4o"), "openai-small": EchoProvider("gpt-4o-mini")}
+    providers = {"gpt-4o": EchoProvider("gpt-4o"), "openai-mid": EchoProvider("gpt-4o-mini")}
     # gpt-4o, 1000 in + 500 out = $0.0075 actual; the estimate uses max_tokens=500 as output
-    downgrade = BudgetRouter(FixedRouter("openai-large", providers=providers, log=log),
-                             SpendBudget(0.01, on_exceed="downgrade", downgrade_to="openai-small",
+    downgrade = BudgetRouter(FixedRouter("gpt-4o", providers=providers, log=log),
+                             SpendBudget(0.01, on_exceed="downgrade", downgrade_to="openai-mid",
                                          clock=lambda: now[0]))
     downgrade.complete("x" * 400, max_tokens=500)
     second = downgrade.route("x" * 400, max_tokens=500)
-    assert second.model == "openai-small" and "downgraded to openai-small" in second.reason
-    assert second.details["downgraded_from"] == "openai-large"
-    block = BudgetRouter(FixedRouter("openai-large", providers=providers, log=log),
+    assert second.model == "openai-mid" and "downgraded to openai-mid" in second.reason
+    assert second.details["downgraded_from"] == "gpt-4o"
+    block = BudgetRouter(FixedRouter("gpt-4o", providers=providers, log=log),
                          SpendBudget(0.01, on_exceed="block", clock=lambda: now[0]))
     block.complete("x" * 400, max_tokens=500)
     with pytest.raises(BudgetExceededError, match="would pass the \\$0.01 budget for this day"):
@@ -234,7 +234,7 @@ def test_budget_router_downgrades_then_blocks() -> None:
     last = log.entries[-1]
     assert last.model is None and last.ok is False and "budget exceeded" in last.reason
     now[0] = 86_400.0
-    assert block.route("x" * 400, max_tokens=500).model == "openai-large"  # a new day
+    assert block.route("x" * 400, max_tokens=500).model == "gpt-4o"  # a new day
 
 
 def test_complexity_router_and_honest_classifier() -> None:

@@ -3,7 +3,7 @@
 The course's notebooks import everything from here::
 
     import rightsize as rs
-    model = rs.connect("local")            # or "small", "frontier", any id or alias
+    model = rs.connect("local")            # or "mid", "frontier", any id or alias
     answer = model.complete("Classify: my card was charged twice")
     answer.text, answer.time_to_first_token, answer.usage
 

@@ -141,7 +141,7 @@ def prompt_family(model: ModelInfo | str | None) -> str:
         except UnknownModelError:
             return model
         return prompt_family(info)
-    if model.provider in _TINY_PROVIDERS or model.tier == "tiny":
+    if model.provider in _TINY_PROVIDERS:
         return "local"
     return model.provider
 

@@ -208,7 +208,8 @@ class ModelInfo(BaseModel):
     provider: str = Field(description="who runs it: local, lab, openai, anthropic, google")
     api: Api = Field(description="the wire protocol used to call it")
     aliases: tuple[str, ...] = ()
-    tier: Literal["tiny", "small", "frontier"]
+    tier: Literal["small", "mid", "frontier"] = Field(
+        description="small: runs on your own hardware; mid: the production workhorses; frontier: the flagships")
     context_window: int = Field(gt=0, description="tokens of prompt plus answer")
     capabilities: Capabilities = Capabilities()
     price: Price
@@ -339,7 +340,7 @@ def _default_registry() -> Registry:
 
 
 def get_model(name: str, *, allow_retired: bool = False) -> ModelInfo:
-    """The registry entry for a model id or alias, e.g. ``get_model("small")``."""
+    """The registry entry for a model id or alias, e.g. ``get_model("mid")``."""
     return _default_registry().get(name, allow_retired=allow_retired)
 
 

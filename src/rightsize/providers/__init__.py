@@ -1,6 +1,6 @@
 """Provider adapters behind one interface, and :func:`connect` to get one by model name.
 
-Business logic calls ``connect("small").complete(...)`` and never imports a provider SDK, so a
+Business logic calls ``connect("mid").complete(...)`` and never imports a provider SDK, so a
 model swap is a change of alias, not of code.
 """
 
