@@ -172,10 +172,15 @@ def check_lesson(solution: Path, work: Path, *, repo_root: Path | None = None, q
             reason = "not graded" if outcome is None else f"{outcome.status}: {outcome.reason}"
             result.problems.append(f"autograde of {name}: {reason}")
     if solved is not None and fresh is not None:
-        result.max_score = solved.max_score
+        from .references import load_references
+
+        # manually graded cells (a memo's prose) get their points from a person, not the autograder
+        auto_max = sum(spec.points for nb in load_references(course, assignment).notebooks.values()
+                       for spec in nb.cells.values())
+        result.max_score = auto_max
         result.solution_score, result.student_score = solved.score, fresh.score
-        if solved.score != solved.max_score:
-            result.problems.append(f"the solution scored {solved.score:g} of {solved.max_score:g} under the autograder")
+        if solved.score != auto_max:
+            result.problems.append(f"the solution scored {solved.score:g} of the {auto_max:g} autograded points")
         if fresh.score != 0:
             result.problems.append(f"the unmodified student notebook scored {fresh.score:g}, not 0")
     for name in ("instructor-solution", "unmodified-student"):
