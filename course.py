@@ -6,7 +6,16 @@
 
 Both create ``.venv`` beside this file on first use, build llama.cpp (about 6 minutes, once:
 the wheel is kept in ~/.cache/rightsize/wheels) and install the course package into it. Later
-runs skip what is already done. Extra arguments after ``test`` go to pytest.
+runs skip what is already done. Extra arguments after ``test`` go to pytest; extra arguments after
+``start`` go to JupyterLab (``python3 course.py start --port 9000``).
+
+JupyterLab opens with the course's *student* profile: nbgrader's instructor tools (formgrader,
+assignment and course lists, create assignment, validate) are off, in the browser and on the
+server. ``python3 course.py start --instructor`` turns them on. The profiles are settings files the
+course owns, in ``jupyter-config/student`` and ``jupyter-config/instructor``, put first on
+``JUPYTER_CONFIG_PATH`` for this JupyterLab only: nothing in your own Jupyter configuration
+(``~/.jupyter``) is changed, and Binder uses the same folder (``binder/start``). As root (a
+container, a cloud VM) ``start`` passes ``--allow-root``, without which JupyterLab refuses to run.
 
 Every install takes its versions from ``constraints.txt`` (the lock; Binder uses it too), so a
 fresh clone gets the environment the suite was run with. ``python3 course.py lock`` refreshes it
@@ -32,6 +41,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 LOCK = ROOT / "constraints.txt"
+# The course's own Jupyter settings: one config folder per profile, and JupyterLab setting overrides.
+JUPYTER_CONFIG = ROOT / "jupyter-config"
+PROFILES = ("student", "instructor")
+LAB_OVERRIDES = JUPYTER_CONFIG / "lab-settings" / "overrides.d" / "rightsize.json"
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's Chromium, which tests/test_browser.py drives
 PORTABLE_X86 = ("-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON "
                 "-DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF")
 
@@ -123,43 +137,100 @@ def ensure_package(python: Path) -> None:
     marker.write_text(stamp)
 
 
-def ensure_sandbox_tool() -> None:
-    """Best effort: bubblewrap isolates graded notebooks (the autograder falls back without it)."""
+def running_as_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def ensure_system_tools(*, browser: bool = False) -> None:
+    """Best effort, with apt-get as root: bubblewrap isolates graded notebooks (the autograder falls
+    back without it); with ``browser``, Debian's Chromium runs tests/test_browser.py (skipped without it)."""
     import shutil
 
-    if shutil.which("bwrap") or not hasattr(os, "geteuid") or os.geteuid() != 0 or not shutil.which("apt-get"):
+    wanted = {"bubblewrap": bool(shutil.which("bwrap"))}
+    if browser:
+        wanted["chromium"] = CHROMIUM.exists()
+    missing = [package for package, present in wanted.items() if not present]
+    if not missing:
         return
-    say("installing bubblewrap (the autograder's sandbox) with apt-get")
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    if subprocess.run(["apt-get", "update", "-qq"], **quiet).returncode == 0:
-        subprocess.run(["apt-get", "install", "-y", "-qq", "bubblewrap"], **quiet)
+    if not running_as_root() or not shutil.which("apt-get"):
+        if "chromium" in missing:
+            say(f"no {CHROMIUM}: the browser test will be skipped (install Debian's chromium package to run it)")
+        return
+    say(f"installing {' and '.join(missing)} with apt-get")
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL,
+             "env": {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}}
+    if subprocess.run(["apt-get", "update", "-qq"], **quiet).returncode == 0:  # type: ignore[call-overload]
+        subprocess.run(["apt-get", "install", "-y", "-qq", *missing], **quiet)  # type: ignore[call-overload]
     if not shutil.which("bwrap"):
         say("bubblewrap could not be installed; the autograder will use its unshare fallback")
+    if browser and not CHROMIUM.exists():
+        say("chromium could not be installed; the browser test will be skipped")
 
 
-def setup() -> Path:
-    ensure_sandbox_tool()
+def ensure_lab_settings(prefix: Path = VENV) -> None:
+    """Put the course's JupyterLab setting overrides (no news prompt) into ``prefix``'s JupyterLab.
+
+    JupyterLab reads setting overrides only from its application settings folder, so the course's
+    file is copied there, under its own name in ``overrides.d`` (other overrides are left alone).
+    """
+    target = prefix / "share" / "jupyter" / "lab" / "settings" / "overrides.d" / LAB_OVERRIDES.name
+    wanted = LAB_OVERRIDES.read_bytes()
+    if not target.exists() or target.read_bytes() != wanted:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(wanted)
+
+
+def lab_environment(profile: str, env: dict[str, str] | None = None) -> dict[str, str]:
+    """``env`` (default: this process's) with the profile's config folder first on JUPYTER_CONFIG_PATH.
+
+    A folder on JUPYTER_CONFIG_PATH outranks the environment's own (``.venv/etc/jupyter``, where
+    nbgrader switches all its extensions on), so the profile decides, for this JupyterLab only.
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}: use one of {', '.join(PROFILES)}")
+    env = dict(os.environ if env is None else env)
+    ours = {str(JUPYTER_CONFIG / p) for p in PROFILES}
+    inherited = [p for p in env.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p and p not in ours]
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join([str(JUPYTER_CONFIG / profile), *inherited])
+    return env
+
+
+def lab_arguments(extra: list[str] | None = None) -> list[str]:
+    """JupyterLab's arguments: ``--allow-root`` as root (JupyterLab refuses root without it), then ``extra``."""
+    extra = list(extra or [])
+    return (["--allow-root"] if running_as_root() and "--allow-root" not in extra else []) + extra
+
+
+def setup(*, browser: bool = False) -> Path:
+    ensure_system_tools(browser=browser)
     python = ensure_venv()
     ensure_llama(python)
     ensure_package(python)
+    ensure_lab_settings()
     return python
 
 
 def start(args: argparse.Namespace) -> int:
     python = setup()
     bin_dir = python.parent
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    profile = "instructor" if args.instructor else "student"
+    env = lab_environment(profile, {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
     say("checking the environment")
     subprocess.run([str(bin_dir / "rightsize"), "doctor"], env=env)
-    say("opening JupyterLab on lessons/ (Ctrl-C stops it; the lab server stops when idle)")
-    cmd = [str(bin_dir / "jupyter"), "lab", str(ROOT / "lessons"), f"--ServerApp.root_dir={ROOT}"]
-    if args.no_browser:
-        cmd.append("--no-browser")
+    extra = list(args.jupyter_args) + (["--no-browser"] if args.no_browser else [])
+    lab_args = lab_arguments(extra)
+    if "--allow-root" in lab_args and "--allow-root" not in extra:
+        say("running as root (a container or a VM?): passing --allow-root to JupyterLab")
+    tools = ("on (--instructor)" if profile == "instructor"
+             else "off; `python3 course.py start --instructor` shows them")
+    say(f"opening JupyterLab on lessons/ with the {profile} profile: nbgrader's instructor tools are {tools}")
+    say("Ctrl-C stops JupyterLab; the lab server stops when idle")
+    cmd = [str(bin_dir / "jupyter"), "lab", str(ROOT / "lessons"), f"--ServerApp.root_dir={ROOT}", *lab_args]
     return subprocess.call(cmd, env=env)
 
 
 def test(args: argparse.Namespace) -> int:
-    python = setup()
+    python = setup(browser=True)
     bin_dir = python.parent
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     say("running the test suite")
@@ -219,14 +290,18 @@ def drift(args: argparse.Namespace) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description="Set up and run the rightsize course.")
     sub = parser.add_subparsers(dest="command", required=True)
-    p_start = sub.add_parser("start", help="set up, start the lab server and JupyterLab on lessons/")
+    p_start = sub.add_parser("start", allow_abbrev=False,
+                             help="set up, start the lab server and JupyterLab on lessons/ (other arguments "
+                                  "go to JupyterLab)")
     p_start.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p_start.add_argument("--instructor", action="store_true",
+                         help="show nbgrader's instructor tools (formgrader, create assignment, validate...)")
     p_start.set_defaults(handler=start)
     p_test = sub.add_parser("test", help="set up, then run the whole test suite")
     p_test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed to pytest")
     p_test.set_defaults(handler=test)
-    p_setup = sub.add_parser("setup", help="only set up the environment")
-    p_setup.set_defaults(handler=lambda a: (setup(), 0)[1])
+    p_setup = sub.add_parser("setup", help="only set up the environment (the test suite's tools included)")
+    p_setup.set_defaults(handler=lambda a: (setup(browser=True), 0)[1])
     p_lock = sub.add_parser("lock", help="refresh constraints.txt from the newest releases")
     p_lock.set_defaults(handler=lock)
     p_drift = sub.add_parser("drift", help="report what the newest provider SDKs changed")
@@ -236,6 +311,9 @@ def main() -> int:
         # everything after "test" belongs to pytest, flags included
         args = parser.parse_args(["test"])
         args.pytest_args = argv[1:]
+    elif argv[:1] == ["start"]:
+        # start's own flags, and everything else for JupyterLab
+        args, args.jupyter_args = parser.parse_known_args(argv)
     else:
         args = parser.parse_args(argv)
     return int(args.handler(args))

@@ -429,7 +429,9 @@ def sweep(
     A level "stops improving" when its request throughput is less than ``min_gain`` (5%) above the
     best so far; the SLO "breaks" when fewer than ``min_attainment`` of a level's requests meet it.
     Each level sends ``requests_per_level`` requests (default ``max(8, 4 * concurrency)``) within
-    ``duration_per_level``. Ctrl-C stops the sweep and returns the levels measured so far.
+    ``duration_per_level``. Ctrl-C stops the sweep and returns the levels measured so far. When it stops
+    early, ``stopped_because`` says why and which levels were not run (a busy machine can flatten
+    throughput and stop it early).
     """
     provider, workload = _setup(model, prompts, base_url, protocol, key, headers, client, timeout, dict(options))
     objective = SLO.parse(slo)
@@ -455,4 +457,7 @@ def sweep(
             why = f"throughput stopped improving at concurrency {level} ({throughput:.2f} vs best {best:.2f} req/s)"
             break
         best = max(best, throughput)
+    skipped = levels[len(reports):]
+    if skipped:  # say which asked-for levels were not measured, so a short sweep is not read as a full one
+        why += f"; not run: concurrency {', '.join(map(str, skipped))}"
     return SweepReport(provider.model.id, reports, why, objective)
