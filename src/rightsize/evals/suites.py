@@ -19,6 +19,7 @@ from ..stats import wilson_interval
 from .cascades import CascadeEval, HumanReview, build_cascade
 from .compare import format_latency, format_paired_table, format_table
 from .core import evaluate
+from .embeddings import EmbeddingPredictor
 from .predictors import TRIAGE_MODES, TriageLLM
 from .records import EvalRun
 
@@ -159,7 +160,8 @@ def run_triage_suite(
     progress: bool = False,
     limit: int | None = None,
 ) -> TriageSuite:
-    """Rule gate, TF-IDF classifier, each model in each mode, and cascades, on ``split``.
+    """Rule gate, TF-IDF classifier, each model in each mode, and cascades, on ``split``; with the
+    local model among ``models``, also its embeddings with a trained head (:mod:`.embeddings`).
 
     The cascades are TF-IDF -> human review, TF-IDF -> each model in ``cascade_mode``, and
     TF-IDF -> model -> human review; every threshold is chosen on the dev split (so the model
@@ -191,6 +193,8 @@ def run_triage_suite(
             run = evaluate(predictor, data, refresh=refresh, progress=progress)
             llm_runs[(id(model), mode)] = run
             runs.append(run)
+    if any(_model_info(model).provider == "local" for model in models):  # the local model adapted to the task
+        runs.append(evaluate(EmbeddingPredictor(refresh=refresh), data, refresh=refresh, progress=progress))
     dev_tfidf = evaluate(tfidf, dev, name="TF-IDF + logistic regression")
     test_tfidf = runs[1]
     cascades = [build_cascade([(dev_tfidf, test_tfidf)], review=review, target_accuracy=target_accuracy,
