@@ -12,8 +12,13 @@ For one source notebook ``solutions/NN-name.ipynb``, in a scratch folder:
 3. compute the references from those recordings, as ``rightsize course build`` does;
 4. autograde, in the sandbox and from those recordings, two submissions: the instructor version
    (must score full marks) and the unmodified student version (must score zero, no cell may fail
-   in it, and every visible check must say "not done yet": "Run all" reaches the end for a
-   learner who has not started).
+   in it, and every visible check must say "not done yet");
+5. "Run all" on the fresh student notebook as a newcomer would, outside the autograder: every
+   cell runs, ``%%live`` ones included, and it must reach the end with no failing cell and every
+   visible check saying "not done yet". Model answers the instructor run recorded are replayed
+   (``RIGHTSIZE_RESPONSES=replay``; the notebook's own reports say so), any other request goes to
+   the model. The executed notebook is kept as ``<work>/<assignment>.student.ipynb``: it is the
+   page of the course's static site (:mod:`rightsize.course.site`).
 
 The result says how long each step took, so a lesson's cost in CI and in grading is visible.
 """
@@ -42,6 +47,8 @@ class LessonCheck:
     execute_seconds: float = 0.0
     reference_seconds: float = 0.0
     grade_seconds: float = 0.0
+    student_run_seconds: float = 0.0
+    student_notebook: Path | None = None
     solution_score: float = 0.0
     student_score: float = 0.0
     max_score: float = 0.0
@@ -55,7 +62,8 @@ class LessonCheck:
     def summary(self) -> str:
         verdict = "ok" if self.ok else "FAILED"
         return (f"{self.assignment}: {verdict}; executed live in {self.execute_seconds:.0f} s; "
-                f"references in {self.reference_seconds:.0f} s; graded 2 submissions in {self.grade_seconds:.0f} s; solution {self.solution_score:g}/"
+                f"references in {self.reference_seconds:.0f} s; graded 2 submissions in {self.grade_seconds:.0f} s; "
+                f"a newcomer's Run all in {self.student_run_seconds:.0f} s; solution {self.solution_score:g}/"
                 f"{self.max_score:g}, unmodified student {self.student_score:g}/{self.max_score:g} "
                 f"over {self.graded_cells} graded cells")
 
@@ -190,6 +198,14 @@ def check_lesson(solution: Path, work: Path, *, repo_root: Path | None = None, q
             result.problems += [f"{name} under the autograder: {p}" for p in failed_cells(nb, skip_graded_tests=True)]
             if name == "unmodified-student":
                 result.problems += [f"unmodified student: {p}" for p in _not_done_problems(nb)]
+
+    newcomer_env = {**live_env, "RIGHTSIZE_RESPONSES": "replay"}
+    release = course / "release" / assignment / solution.name
+    executed, result.student_run_seconds = execute_notebook(release, timeout=timeout, env=newcomer_env)
+    result.student_notebook = work / f"{assignment}.student.ipynb"
+    nbformat.write(executed, str(result.student_notebook))  # type: ignore[no-untyped-call]
+    result.problems += [f"a newcomer's Run all: {p}" for p in failed_cells(executed)]
+    result.problems += [f"a newcomer's Run all: {p}" for p in _not_done_problems(executed)]
     return result
 
 

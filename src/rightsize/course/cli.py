@@ -62,6 +62,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         help="scratch folder, kept for inspection (default: a temporary one, removed)")
     lesson.set_defaults(handler=check_lesson_command)
 
+    site = commands.add_parser("site", help="run every lesson as a new student would and render it to HTML",
+                               description="Read before you run: execute each student notebook in lessons/ "
+                                           "top to bottom in a fresh kernel (live, on this machine) and write "
+                                           "one HTML page per lesson, plots included, with an index.")
+    site.add_argument("--out", type=Path, default=Path("build/site"), metavar="DIR",
+                      help="where the pages go (default build/site)")
+    site.add_argument("--only", nargs="+", metavar="NN", help="only these lessons (e.g. 01 04)")
+    site.add_argument("--timeout", type=float, default=300, metavar="S", help="seconds a cell may take (300)")
+    site.set_defaults(handler=site_command)
+
     collect = commands.add_parser("collect", help="copy gathered submissions into submitted/<student>/<assignment>/")
     common(collect)
     collect.add_argument("assignment", help="the assignment, e.g. 02-profiling-one-request")
@@ -147,6 +157,25 @@ def check_command(args: argparse.Namespace) -> int:
         print(problem)
     print("lessons/ is up to date" if not problems else f"{len(problems)} problem(s)")
     return 1 if problems else 0
+
+
+def site_command(args: argparse.Namespace) -> int:
+    fast_imports()
+    from ._nbgrader import find_repo_root
+    from .site import build_site
+
+    lessons = find_repo_root() / "lessons"
+    started = time.monotonic()
+    pages = build_site(lessons, args.out, timeout=args.timeout, only=args.only)
+    for page in pages:
+        print(f"  {page.path} ({page.seconds:.0f} s)" + "".join(f"\n    FAILED {p}" for p in page.problems))
+    if not pages:
+        print(f"no lessons matched in {lessons}")
+        return 1
+    failed = sum(bool(page.problems) for page in pages)
+    print(f"site written to {args.out / 'index.html'} in {time.monotonic() - started:.0f} s"
+          + (f"; {failed} lesson(s) had failing cells" if failed else ""))
+    return 1 if failed else 0
 
 
 def check_lesson_command(args: argparse.Namespace) -> int:

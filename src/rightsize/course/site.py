@@ -5,7 +5,11 @@ kernel, exactly as a newcomer's "Run all" would (``%%live`` cells measure this m
 still hold their placeholders and say "not done yet"), and rendered with nbconvert's HTML exporter
 (plots embedded) into ``<out>/NN-name.html``, with an ``index.html`` listing the lessons and when
 and where they ran. A cell that raises stops nothing but marks the run as failed: the function
-returns the problems, and the test suite fails on any.
+returns the problems, and the command fails on any.
+
+The test suite builds the same site as a by-product of its lesson checks
+(:func:`rightsize.course.check.check_lesson` keeps each newcomer's Run all; ``tests/test_lessons.py``
+renders them into ``build/site/``), so every CI run has one to read.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SitePage", "build_site", "render_page"]
+__all__ = ["SitePage", "build_site", "page_title", "render_page", "write_index"]
 
 
 @dataclass
@@ -55,12 +59,13 @@ def build_site(lessons_dir: Path, out: Path, *, timeout: float = 300, env: dict[
             continue
         executed, seconds = execute_notebook(lesson, timeout=timeout, env=env)
         page = render_page(executed, out / f"{lesson.stem}.html", lesson.stem)
-        pages.append(SitePage(lesson.stem, _first_heading(lesson), page, seconds, failed_cells(executed)))
-    _write_index(out, pages)
+        pages.append(SitePage(lesson.stem, page_title(lesson), page, seconds, failed_cells(executed)))
+    write_index(out, pages)
     return pages
 
 
-def _first_heading(path: Path) -> str:
+def page_title(path: Path) -> str:
+    """A notebook's first Markdown heading (the lesson's title), or "" without one."""
     import json
 
     for cell in json.loads(path.read_text(encoding="utf-8")).get("cells", []):
@@ -70,7 +75,11 @@ def _first_heading(path: Path) -> str:
     return ""
 
 
-def _write_index(out: Path, pages: list[SitePage]) -> None:
+def write_index(out: Path, pages: list[SitePage], *, how: str = "") -> Path:
+    """``out/index.html``: the lessons in order, how long each ran, any failing cells, and where.
+
+    ``how`` says how the notebooks were run when it was not plain live (e.g. answers replayed).
+    """
     when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     rows = "\n".join(
@@ -83,5 +92,6 @@ def _write_index(out: Path, pages: list[SitePage]) -> None:
         "<h1>rightsize: the lessons, as a new student sees them</h1>"
         f"<p>Each lesson was run top to bottom in a fresh kernel on {html.escape(platform.node() or 'this machine')} "
         f"({os.cpu_count()} CPUs, load average {load:.1f}) on {when}. Measured numbers are that machine's; "
-        "exercises still hold their placeholders.</p>"
+        f"exercises still hold their placeholders.{' ' + html.escape(how) if how else ''}</p>"
         f"<ol>\n{rows}\n</ol></body></html>\n", encoding="utf-8")
+    return out / "index.html"
