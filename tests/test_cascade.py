@@ -16,14 +16,16 @@ from rightsize.routing import (
     ComplexityClassifier,
     DecisionLog,
     RouteRequest,
-    TierOutcome,
     calibrate_threshold,
+    simulate_cascade,
+    sweep_thresholds,
+)
+from rightsize.routing.cascade import (
+    TierOutcome,
     classifier_tier,
     human_tier,
     logprob_confidence,
     provider_tier,
-    simulate_cascade,
-    sweep_thresholds,
 )
 
 # three items; the small tier is right on 0 and 2, the big tier on all three

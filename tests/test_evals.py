@@ -16,31 +16,31 @@ from rightsize.baselines import KeywordRuleGate, TfidfClassifier
 from rightsize.datasets import Dataset, load_extraction, load_routing, load_triage
 from rightsize.errors import RightsizeError
 from rightsize.evals import (
-    EvalCache,
     EvalRun,
     ExtractionLLM,
     HumanReview,
-    ItemRecord,
     TriageLLM,
-    accuracy,
     build_cascade,
     compare,
-    confusion_matrix,
     determinism,
     evaluate,
-    expected_calibration_error,
-    extraction_table,
-    field_matches,
-    format_latency,
-    label_confidence,
     paired_comparison,
-    pareto_front,
     pareto_plot,
-    parse_label,
+)
+from rightsize.evals.cache import EvalCache
+from rightsize.evals.compare import format_latency, pareto_front
+from rightsize.evals.metrics import (
+    accuracy,
+    confusion_matrix,
+    expected_calibration_error,
+    field_matches,
     per_class_report,
     percentile,
 )
+from rightsize.evals.predictors import label_confidence, parse_label
+from rightsize.evals.records import ItemRecord
 from rightsize.evals.scripted import ScriptedProvider
+from rightsize.evals.suites import extraction_table
 from rightsize.stats import paired_test, wilson_interval
 
 LABELS = ["billing", "technical", "account", "shipping", "refund", "feedback"]

@@ -9,19 +9,21 @@ import numpy as np
 import pytest
 
 from rightsize.routing import (
-    TierOutcome,
     apgr,
-    cascade_curve,
     compare_routers,
-    cost_quality_frontier,
     cpt,
+    frontier_plot,
+    sweep_thresholds,
+)
+from rightsize.routing.cascade import TierOutcome
+from rightsize.routing.evaluation import (
+    cascade_curve,
+    cost_quality_frontier,
     decision_curve,
     frontier_area,
-    frontier_plot,
     oracle_scores,
     random_curve,
     random_scores,
-    sweep_thresholds,
     threshold_curve,
 )
 

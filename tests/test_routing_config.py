@@ -18,7 +18,6 @@ from rightsize.routing import (
     FixedRouter,
     RouterConfigError,
     RouteRequest,
-    Rule,
     RuleRouter,
     SpendBudget,
     build_router,
@@ -27,6 +26,7 @@ from rightsize.routing import (
     load_router_config,
     parse_router_config,
 )
+from rightsize.routing.rules import Rule
 
 
 def problems(text: str) -> list[str]:

@@ -217,8 +217,7 @@ def test_stop_rule_inputs_are_checked() -> None:
 
 
 def test_percentile_has_one_home() -> None:
-    from rightsize.evals import percentile as evals_percentile
     from rightsize.evals.metrics import percentile as metrics_percentile
 
-    assert evals_percentile is percentile and metrics_percentile is percentile
+    assert metrics_percentile is percentile
     assert percentile([0.0, 10.0], 95) == pytest.approx(9.5) and math.isnan(percentile([None], 50))
