@@ -110,7 +110,7 @@ def only(problems: list[Problem], text: str) -> Problem:
 
 def test_the_course_bank_follows_every_rule() -> None:
     lessons = check_bank(REPO_QUIZZES)  # the FORMAT.md defaults
-    assert sorted(lessons) == [f"{n:02d}" for n in range(10)]
+    assert sorted(lessons) == [f"{n:02d}" for n in range(11)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -158,6 +158,8 @@ def test_a_duplicate_key_is_an_error_with_its_line(bank: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
     problem = only(validate_bank(bank), "appears twice")
     assert problem.file.endswith("lesson02.yaml") and "line" in problem.message
+    assert (problem.question_id, problem.line) == ("l02-question-0", at + 2)  # the second one
+    assert f"at lines {at + 1} and {at + 2}" in problem.message
 
 
 def test_a_missing_why_names_file_question_and_choice(bank: Path) -> None:
@@ -167,7 +169,47 @@ def test_a_missing_why_names_file_question_and_choice(bank: Path) -> None:
     assert problem.question_id == "l03-question-4"
     assert "choice b" in problem.message and "missing" in problem.message
     assert str(problem).startswith(f"{problem.file}: l03-question-4: ")
-    assert problem.line is not None  # the question's line in the file
+    # the line of choice b, the mapping that lacks the key
+    assert problem.line == line_of(bank / "lesson03.yaml", "- id: l03-question-4", "- text:", 2)
+
+
+def line_of(path: Path, after: str, text: str, nth: int = 1) -> int:
+    """The line (1-based) of the ``nth`` line starting with ``text``, after the line that is ``after``."""
+    lines = [line.strip() for line in path.read_text().splitlines()]
+    start = lines.index(after)
+    return [i for i, line in enumerate(lines) if i > start and line.startswith(text)][nth - 1] + 1
+
+
+def test_a_schema_problem_has_the_line_of_its_key(bank: Path) -> None:
+    edit(bank, "03", lambda d: d["questions"][4]["choices"][2].update(correct="yes"))
+    problem = only(validate_bank(bank), "true or false")
+    assert problem.question_id == "l03-question-4" and "choice c: `correct`" in problem.message
+    path = bank / "lesson03.yaml"
+    assert problem.line == line_of(path, "- id: l03-question-4", "correct:", 3)
+    assert problem.line != line_of(path, "lesson: '03'", "- id: l03-question-4")  # not just the question's
+
+
+def test_a_misspelled_key_gets_did_you_mean_at_its_line(bank: Path) -> None:
+    def misspell(d: dict[str, Any]) -> None:
+        d["titel"] = d.pop("title")
+        question = d["questions"][2]
+        question["objectve"] = question.pop("objective")
+        question["choices"][1]["whyy"] = question["choices"][1].pop("why")
+
+    edit(bank, "06", misspell)
+    problems = validate_bank(bank)
+    path = bank / "lesson06.yaml"
+    header = only(problems, "`titel`")
+    assert "did you mean 'title'?" in header.message and header.question_id is None
+    assert header.line == line_of(path, "lesson: '06'", "titel:")
+    objective = only(problems, "`objectve`")
+    assert objective.message.startswith("`objectve` is not a field of the format (did you mean 'objective'?)")
+    assert (objective.question_id, objective.line) == ("l06-question-2", line_of(path, "- id: l06-question-2",
+                                                                                "objectve:"))
+    why = only(problems, "`whyy`")
+    assert "choice b: `whyy`" in why.message and "did you mean 'why'?" in why.message
+    assert why.line == line_of(path, "- id: l06-question-2", "whyy:")
+    assert "`objective` is missing" in str(only(problems, "`objective`"))
 
 
 def test_an_empty_why_is_a_problem(bank: Path) -> None:
@@ -420,7 +462,7 @@ def test_the_course_bank_names_existing_sections() -> None:
     from rightsize.quiz.sections import find_solutions_dir, lesson_sections, section_problem
 
     sections = lesson_sections(find_solutions_dir(REPO_QUIZZES))  # type: ignore[arg-type]
-    assert sorted(sections) == [f"{n:02d}" for n in range(10)]
+    assert sorted(sections) == [f"{n:02d}" for n in range(11)]
     bank = load_bank(REPO_QUIZZES)
     untagged = [q.id for lesson in bank.values() for q in lesson.questions if not q.section]
     assert untagged == []

@@ -14,6 +14,7 @@ from rightsize.registry import (
     OptionRule,
     Parameters,
     Reasoning,
+    RegistryError,
     RetiredModelError,
     UnsupportedOptionError,
     load_registry,
@@ -102,7 +103,7 @@ def test_bad_registry_file_names_the_field(tmp_path: Path) -> None:
     path.write_text("schema_version: 1\nmodels:\n  - {id: x, name: X, provider: p, api: carrier-pigeon, "
                     "tier: small, context_window: 10, price: {input_per_mtok: 1, output_per_mtok: 1, "
                     "read_on: 2025-01-01, source: test}}\n")
-    with pytest.raises(RightsizeError, match=r"models\.0\.api"):
+    with pytest.raises(RightsizeError, match=r"models\[0\]\.api"):
         load_registry(path)
 
 
@@ -111,8 +112,43 @@ def test_duplicate_alias_is_an_error(tmp_path: Path) -> None:
              "price: {{input_per_mtok: 1, output_per_mtok: 1, read_on: 2025-01-01, source: test}}}}")
     path = tmp_path / "models.yaml"
     path.write_text("schema_version: 1\nmodels:\n  - " + entry.format(id="a") + "\n  - " + entry.format(id="b") + "\n")
-    with pytest.raises(RightsizeError, match="same"):
+    with pytest.raises(RegistryError, match="same") as info:
         load_registry(path)
+    [problem] = info.value.problems
+    assert (problem.line, problem.path) == (4, "models[1].aliases[0]")  # the second entry, its alias
+    assert "'a' and 'b'" in problem.message
+
+
+def _block_entry(model_id: str, *extra: str, **fields: str) -> str:
+    """One registry entry in block style, one key per line (7 lines), ``fields`` replacing values
+    and ``extra`` lines appended."""
+    values = {"name": "X", "provider": "p", "api": "openai", "tier": "small", "context_window": "10",
+              "price": "{input_per_mtok: 1, output_per_mtok: 1, read_on: 2025-01-01, source: test}", **fields}
+    lines = [f"id: {model_id}", *(f"{key}: {value}" for key, value in values.items()), *extra]
+    return "  - " + "\n    ".join(lines) + "\n"
+
+
+def test_a_misspelled_key_gets_did_you_mean_and_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "models.yaml"
+    path.write_text("schema_version: 1\nmodels:\n" + _block_entry("a") + _block_entry("b", "aliasses: [bee]"))
+    with pytest.raises(RegistryError) as info:
+        load_registry(path)
+    [problem] = info.value.problems
+    assert problem.line == 17 and problem.path == "models[1].aliasses"  # entry b is on lines 10-17
+    assert "did you mean 'aliases'?" in problem.message
+    assert str(problem).startswith("models.yaml line 17: models[1].aliasses: unknown key")
+
+
+def test_every_problem_is_listed_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "models.yaml"
+    path.write_text("schema_version: 1\nmodels:\n" + _block_entry("a", tier="huge")
+                    + _block_entry("b", context_window="-5"))
+    with pytest.raises(RegistryError) as info:
+        load_registry(path)
+    found = [(p.line, p.path) for p in info.value.problems]
+    assert found == [(7, "models[0].tier"), (15, "models[1].context_window")], str(info.value)
+    assert "(got 'huge')" in str(info.value) and "greater than 0 (got -5)" in str(info.value)
+    assert isinstance(info.value, RightsizeError)
 
 
 # -- parameters and reasoning: how each model is called, as data ------------------------------------
@@ -174,14 +210,14 @@ _ENTRY = ("schema_version: 1\nmodels:\n  - {{id: x, name: X, provider: p, api: {
 
 
 @pytest.mark.parametrize(("api", "extra", "where"), [
-    ("openai", "parameters: {temperature: fixed}", r"models\.0\.parameters\.temperature"),
-    ("openai", "parameters: {temperature: {fixed: 1, maximum: 2}}", r"models\.0\.parameters\.temperature"),
-    ("openai", "parameters: {token_limit: max_output_tokens}", r"models\.0\.parameters\.token_limit"),
+    ("openai", "parameters: {temperature: fixed}", r"models\[0\]\.parameters\.temperature"),
+    ("openai", "parameters: {temperature: {fixed: 1, maximum: 2}}", r"models\[0\]\.parameters\.temperature"),
+    ("openai", "parameters: {token_limit: max_output_tokens}", r"models\[0\]\.parameters\.token_limit"),
     ("openai", "parameters: {stop: {maximum: 3}}", "stop is a list of strings"),
-    ("openai", "parameters: {temprature: accepted}", r"models\.0\.parameters\.temprature"),
+    ("openai", "parameters: {temprature: accepted}", r"models\[0\]\.parameters\.temprature"),
     ("anthropic", "parameters: {token_limit: max_completion_tokens}", "Messages|anthropic protocol"),
-    ("openai", "reasoning: {billed: true}", r"models\.0\.reasoning"),
-    ("openai", "reasoning: {billed: false, assumed_tokens_per_request: 300}", r"models\.0\.reasoning"),
+    ("openai", "reasoning: {billed: true}", r"models\[0\]\.reasoning"),
+    ("openai", "reasoning: {billed: false, assumed_tokens_per_request: 300}", r"models\[0\]\.reasoning"),
 ])
 def test_bad_parameters_or_reasoning_name_the_field(tmp_path: Path, api: str, extra: str, where: str) -> None:
     path = tmp_path / "models.yaml"

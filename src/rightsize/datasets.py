@@ -26,9 +26,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-import yaml
-
 from .errors import RightsizeError
+from .yamlconfig import ConfigError, locate
 
 __all__ = [
     "CHECK_TYPES",
@@ -239,7 +238,10 @@ def _load_labels_file(path: Path) -> dict[str, str]:
     """Label name -> description from labels.yaml (a list, a mapping, or ``categories:`` of either)."""
     if not path.is_file():
         raise DatasetError(f"label file not found: {path}")
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:  # the shapes below are checked by hand; the loader gives syntax errors and duplicates their lines
+        data = locate(path.read_text(encoding="utf-8"), str(path)).data
+    except ConfigError as exc:
+        raise DatasetError(str(exc)) from None
     if isinstance(data, dict):
         for key in ("categories", "category", "labels"):
             if key in data:

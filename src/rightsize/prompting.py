@@ -13,6 +13,9 @@ prompt with the full label definitions. A variant is chosen by:
 Templates use ``{name}`` placeholders (JSON braces in a template need no escaping: only
 ``{identifier}`` is a placeholder). A :class:`Prompt`'s ``version`` and ``fingerprint`` (a hash
 of its text) go into evaluation cache keys, so editing a prompt never reuses stale results.
+
+A prompt file is read by :mod:`rightsize.yamlconfig`, so a misspelled or missing key raises
+:class:`PromptFileError` (a :class:`PromptError`) listing every problem with its line.
 """
 
 from __future__ import annotations
@@ -27,22 +30,30 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
+from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import RightsizeError
 from .registry import ModelInfo
+from .yamlconfig import ConfigError, LocatedDocument, load_file
+from .yamlconfig import Path as KeyPath
 
-__all__ = ["Prompt", "PromptError", "get_prompt", "list_prompts", "prompt_family", "render_template"]
+__all__ = ["Prompt", "PromptError", "PromptFileError", "get_prompt", "list_prompts", "prompt_family",
+           "render_template"]
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _TINY_PROVIDERS = ("local", "lab")
 
 
 class PromptError(RightsizeError, KeyError):
-    """A prompt that does not exist, or a template rendered without one of its fields."""
+    """A prompt that does not exist, a template rendered without one of its fields, or a broken
+    prompt file (:class:`PromptFileError`)."""
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class PromptFileError(PromptError, ConfigError):
+    """A prompt file that cannot be used; ``problems`` lists each one with its line."""
 
 
 def render_template(template: str, fields: Mapping[str, Any], *, where: str = "template") -> str:
@@ -146,8 +157,64 @@ def prompt_family(model: ModelInfo | str | None) -> str:
     return model.provider
 
 
+# -- prompt files -----------------------------------------------------------------------------------
+class _PromptVariant(BaseModel):
+    """One variant of a version in a prompt file: the templates for one provider family and style."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str = Field("default", description='the family it is for: "local", "openai"..., or "default"')
+    style: str = Field("plain", description='how the answer is asked for: "plain", "json", "few_shot"...')
+    system: str | None = Field(None, description="the system prompt template")
+    user: str = Field(description="the user turn template")
+    example: str | None = Field(None, description="template of one few-shot example")
+    example_answer: str | None = Field(None, description="with it, each example is a user and an assistant turn")
+    example_separator: str = Field("\n\n", description="what joins examples rendered into {examples}")
+    notes: str | None = Field(None, description="what to know about this variant (default: the version's changes)")
+    examples: list[dict[str, Any]] = Field(default_factory=list, description="fixed examples (dicts of fields)")
+
+
+class _PromptVersion(BaseModel):
+    """One version of a task's prompt: its number, what changed, and its variants."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = Field(description="the version number; a new version takes the next one")
+    changes: str = Field("", description="what changed from the previous version, and what it measured")
+    variants: list[_PromptVariant] = Field(description="the variants, per provider family and style")
+
+
+class _PromptFile(BaseModel):
+    """The contents of ``prompts/<task>.yaml``: the task's name and its versions, newest last."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: str = Field(description="the task's name, the same as the file's name")
+    versions: list[_PromptVersion] = Field(description="the versions, newest last")
+
+
 def _prompts_dir() -> Path:
     return Path(str(resources.files("rightsize").joinpath("prompts")))
+
+
+def _file_problems(prompts: _PromptFile, doc: LocatedDocument, task: str) -> list[tuple[KeyPath, str]]:
+    """What pydantic cannot see in a prompt file: its task's name, and each version's number and variants."""
+    problems: list[tuple[KeyPath, str]] = []
+    if prompts.task != task:
+        problems.append((("task",), f"the file {task}.yaml says task: {prompts.task}; write task: {task}"))
+    if not prompts.versions:
+        problems.append((("versions",), "no versions; add one (version: 1, with its variants)"))
+    first: dict[int, KeyPath] = {}
+    for index, version in enumerate(prompts.versions):
+        where: KeyPath = ("versions", index, "version")
+        if version.version in first:
+            message = (f"version {version.version} appears twice (first on line "
+                       f"{doc.line_of(first[version.version])}); give the new one the next number")
+            problems.append((where, message))
+        first.setdefault(version.version, where)
+        if not version.variants:
+            problems.append((("versions", index, "variants"), "no variants; add one with at least `user:`"))
+    return problems
 
 
 @functools.cache
@@ -156,31 +223,16 @@ def _load_task(task: str, folder: str | None = None) -> dict[int, list[Prompt]]:
     if not path.is_file():
         known = sorted(p.stem for p in Path(folder or _prompts_dir()).glob("*.yaml"))
         raise PromptError(f"no prompts for the task {task!r}; known tasks: {', '.join(known)}")
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or data.get("task") != task or not isinstance(data.get("versions"), list):
-        raise PromptError(f"{path.name}: expected 'task: {task}' and a list of 'versions'")
+    prompts = load_file(path, _PromptFile, error=PromptFileError,
+                        check=lambda loaded, doc: _file_problems(loaded, doc, task))
     versions: dict[int, list[Prompt]] = {}
-    for entry in data["versions"]:
-        number = int(entry["version"])
-        if number in versions:
-            raise PromptError(f"{path.name}: version {number} appears twice; give the new one the next number")
-        variants = []
-        for v in entry.get("variants", []):
-            unknown = set(v) - {"provider", "style", "system", "user", "example", "example_answer",
-                                 "example_separator", "notes", "examples"}
-            if unknown:
-                raise PromptError(f"{path.name} v{number}: unknown key(s) {sorted(unknown)} in a variant")
-            variants.append(Prompt(task=task, version=number, provider=v.get("provider", "default"),
-                                   style=v.get("style", "plain"), user=v["user"], system=v.get("system"),
-                                   example=v.get("example"), example_answer=v.get("example_answer"),
-                                   example_separator=v.get("example_separator", "\n\n"),
-                                   examples=tuple(v.get("examples") or ()),
-                                   notes=v.get("notes", entry.get("changes", ""))))
-        if not variants:
-            raise PromptError(f"{path.name} v{number} has no variants")
-        versions[number] = variants
-    if not versions:
-        raise PromptError(f"{path.name} holds no versions")
+    for entry in prompts.versions:
+        versions[entry.version] = [
+            Prompt(task=task, version=entry.version, provider=v.provider, style=v.style, user=v.user,
+                   system=v.system, example=v.example, example_answer=v.example_answer,
+                   example_separator=v.example_separator, examples=tuple(v.examples),
+                   notes=entry.changes if v.notes is None else v.notes)
+            for v in entry.variants]
     return versions
 
 

@@ -9,6 +9,9 @@ Each entry also says how the model is called (:class:`Parameters`: which samplin
 and the name of its token-limit parameter) and whether it bills hidden reasoning tokens
 (:class:`Reasoning`), so swapping one alias for another changes data, not code. An option a learner
 sets that the model does not take raises :class:`UnsupportedOptionError` before anything is sent.
+
+A registry file is read by :mod:`rightsize.yamlconfig`, so a broken one raises
+:class:`RegistryError` listing every problem with its line.
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .errors import RightsizeError, UnknownModelError
+from .yamlconfig import ConfigError, LocatedDocument, load_file, load_model
+from .yamlconfig import Path as KeyPath
 
 __all__ = [
     "SAMPLING_OPTIONS",
@@ -33,6 +37,7 @@ __all__ = [
     "Price",
     "Reasoning",
     "Registry",
+    "RegistryError",
     "RetiredModelError",
     "UnsupportedOptionError",
     "get_model",
@@ -44,6 +49,10 @@ __all__ = [
 SAMPLING_OPTIONS = ("temperature", "seed", "stop")
 
 Api = Literal["local", "openai", "anthropic"]
+
+
+class RegistryError(ConfigError):
+    """A registry file that cannot be used; ``problems`` lists each one with its line."""
 
 
 class RetiredModelError(RightsizeError):
@@ -281,15 +290,10 @@ class Registry:
 
     def __init__(self, models: list[ModelInfo]) -> None:
         self.models = list(models)
-        self._by_name: dict[str, ModelInfo] = {}
-        for model in self.models:
-            for name in (model.id, *model.aliases):
-                if name in self._by_name:
-                    raise RightsizeError(
-                        f"model registry: the name {name!r} is used by both "
-                        f"{self._by_name[name].id!r} and {model.id!r}; ids and aliases must be unique"
-                    )
-                self._by_name[name] = model
+        clashes = _name_clashes(self.models)
+        if clashes:
+            raise RightsizeError(f"model registry: {clashes[0][1]}")
+        self._by_name = {name: model for model in self.models for name in (model.id, *model.aliases)}
 
     def names(self) -> list[str]:
         """Every id and alias, sorted."""
@@ -317,20 +321,38 @@ class Registry:
         return len(self.models)
 
 
+def _name_clashes(models: list[ModelInfo]) -> list[tuple[KeyPath, str]]:
+    """Each id or alias already used by an earlier entry: its path in the file, and what to fix."""
+    owner: dict[str, str] = {}
+    clashes: list[tuple[KeyPath, str]] = []
+    for index, model in enumerate(models):
+        named: list[tuple[KeyPath, str]] = [(("id",), model.id)]
+        named += [(("aliases", i), alias) for i, alias in enumerate(model.aliases)]
+        for where, name in named:
+            if name in owner:
+                message = (f"the name {name!r} is used by both {owner[name]!r} and {model.id!r}; "
+                           "ids and aliases must be unique")
+                clashes.append((("models", index, *where), message))
+            owner.setdefault(name, model.id)
+    return clashes
+
+
+def _check_registry(registry: _RegistryFile, doc: LocatedDocument) -> list[tuple[KeyPath, str]]:
+    """The problems pydantic cannot see (for ``load_model``'s ``check``)."""
+    return _name_clashes(registry.models)
+
+
 def load_registry(path: str | Path | None = None) -> Registry:
-    """Read and check a registry file (by default the one shipped in the package)."""
+    """Read and check a registry file (by default the one shipped in the package).
+
+    Raises :class:`RegistryError` listing every problem with its line.
+    """
     if path is None:
         text = resources.files("rightsize").joinpath("models.yaml").read_text(encoding="utf-8")
-        where = "rightsize/models.yaml"
+        data = load_model(text, _RegistryFile, source="rightsize/models.yaml", error=RegistryError,
+                          check=_check_registry)
     else:
-        text = Path(path).read_text(encoding="utf-8")
-        where = str(path)
-    try:
-        data = _RegistryFile.model_validate(yaml.safe_load(text))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise RightsizeError(f"{where}: {loc}: {first['msg']}") from exc
+        data = load_file(path, _RegistryFile, error=RegistryError, check=_check_registry)
     return Registry(data.models)
 
 

@@ -44,6 +44,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
 from ..errors import RightsizeError
+from ..yamlconfig import LocatedDocument, parse_located, unknown_key_hint
+from ..yamlconfig import Path as KeyPath
 
 __all__ = [
     "COVERAGE_TAGS",
@@ -276,56 +278,14 @@ def _shown(path: Path) -> str:
 # Reading one file
 # --------------------------------------------------------------------------------------------
 
-# libyaml's parser when PyYAML has it (about 20 times faster than the pure-Python one)
-_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _UniqueKeyLoader(_BaseLoader):  # type: ignore[valid-type,misc]
-    """A safe loader that refuses duplicate keys (PyYAML would silently keep the last one)."""
-
-
-def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    seen: dict[Any, int] = {}
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None,
-                f"the key {key!r} appears twice in one mapping (first at line {seen[key]})",
-                key_node.start_mark)
-        seen[key] = key_node.start_mark.line + 1
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _parse_yaml(text: str) -> tuple[Any, list[int]]:
-    """The data of a YAML text, and the line where each item of ``questions:`` starts (1-based).
-
-    One parse gives both: the node tree (for line numbers in problems) is then constructed.
-    """
-    loader = _UniqueKeyLoader(text)
-    try:
-        root = loader.get_single_node()
-        data = loader.construct_document(root) if root is not None else None
-    finally:
-        loader.dispose()
-    lines: list[int] = []
-    if isinstance(root, yaml.MappingNode):
-        for key, value in root.value:
-            if getattr(key, "value", None) == "questions" and isinstance(value, yaml.SequenceNode):
-                lines = [item.start_mark.line + 1 for item in value.value]
-    return data, lines
-
-
-def _describe_type_error(err: ErrorDetails) -> str:
+def _describe_type_error(err: ErrorDetails, model: type[BaseModel]) -> str:
     kind, value = err["type"], err.get("input")
     shown = f" (got {value!r})" if not isinstance(value, (dict, list)) else ""
     if kind == "missing":
         return "is missing"
-    if kind == "extra_forbidden":
-        return f"is not a field of the format{shown}; check the spelling against quizzes/FORMAT.md"
+    if kind == "extra_forbidden":  # the same "did you mean" as every other config file
+        return (f"is not a field of the format{unknown_key_hint(model, tuple(err['loc']))}; "
+                "check the spelling against quizzes/FORMAT.md")
     if kind.startswith("string"):
         return f"must be text{shown}; put it in quotes if YAML read it as something else"
     if kind.startswith("bool"):
@@ -337,11 +297,14 @@ def _describe_type_error(err: ErrorDetails) -> str:
     return f"{err['msg'].lower()}{shown}"
 
 
-def _schema_problems(exc: ValidationError, shown: str, qid: str | None,
-                     line: int | None) -> list[Problem]:
+def _schema_problems(exc: ValidationError, shown: str, qid: str | None, model: type[BaseModel],
+                     doc: LocatedDocument, base: KeyPath = ()) -> list[Problem]:
+    """One problem per pydantic error of ``model`` validated at ``base`` in the file, each at the
+    line of the key it is about (a missing key: the line of the mapping that lacks it)."""
     problems = []
     for err in exc.errors():
         loc = list(err["loc"])
+        line = doc.line_of((*base, *loc))
         if len(loc) >= 2 and loc[0] == "choices" and isinstance(loc[1], int):
             index = loc[1]
             letter = LETTERS[index] if index < len(LETTERS) else str(index + 1)
@@ -351,7 +314,7 @@ def _schema_problems(exc: ValidationError, shown: str, qid: str | None,
             where = "`" + ".".join(str(p) for p in loc) + "`"
         else:
             where = "the question" if qid else "the file"
-        problems.append(Problem(shown, f"{where} {_describe_type_error(err)}", qid, line))
+        problems.append(Problem(shown, f"{where} {_describe_type_error(err, model)}", qid, line))
     return problems
 
 
@@ -443,6 +406,16 @@ class _FileResult:
     count: int = 0  # entries under questions:, valid or not (a broken one is reported once)
 
 
+def _question_label(data: Any, key_path: KeyPath) -> str | None:
+    """How problems name the question ``key_path`` is in: its id, else "question N" (None: not in one)."""
+    if len(key_path) < 2 or key_path[0] != "questions" or not isinstance(key_path[1], int):
+        return None
+    questions = data.get("questions") if isinstance(data, dict) else None
+    raw = questions[key_path[1]] if isinstance(questions, list) and key_path[1] < len(questions) else None
+    qid = raw.get("id") if isinstance(raw, dict) else None
+    return qid if isinstance(qid, str) and qid else f"question {key_path[1] + 1}"
+
+
 def _read_file(path: Path) -> _FileResult:
     shown = _shown(path)
     result = _FileResult(path, None, None, [], [])
@@ -459,7 +432,7 @@ def _read_file(path: Path) -> _FileResult:
         problems.append(Problem(shown, f"cannot read the file: {exc}"))
         return result
     try:
-        data, lines = _parse_yaml(text)
+        doc = parse_located(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         what = " ".join(str(getattr(exc, "problem", None) or exc).split())
@@ -468,6 +441,13 @@ def _read_file(path: Path) -> _FileResult:
                                            f"{mark.column + 1}: {what}", line=mark.line + 1))
         else:
             problems.append(Problem(shown, f"YAML syntax error: {what}"))
+        return result
+    data = doc.data
+    if doc.duplicates:  # PyYAML keeps the last value; which one the author meant is unknown
+        for key_path, line, first in doc.duplicates:
+            qid = _question_label(data, key_path)
+            problems.append(Problem(shown, f"the key {key_path[-1]!r} appears twice in one mapping, at lines "
+                                           f"{first} and {line}; keep one", qid, line))
         return result
     if not isinstance(data, dict):
         problems.append(Problem(shown, "the file must be a mapping with lesson, title and questions "
@@ -479,7 +459,7 @@ def _read_file(path: Path) -> _FileResult:
     try:
         LessonQuiz.model_validate({**header, "questions": []})
     except ValidationError as exc:
-        problems.extend(_schema_problems(exc, shown, None, None))
+        problems.extend(_schema_problems(exc, shown, None, LessonQuiz, doc))
     lesson_field = data.get("lesson")
     if isinstance(lesson_field, str) and result.key is not None and lesson_field != result.key:
         problems.append(Problem(shown, f"lesson: {lesson_field!r} does not match the file name; "
@@ -488,19 +468,18 @@ def _read_file(path: Path) -> _FileResult:
         problems.append(Problem(shown, "questions is missing"))
         raw_questions = []
     elif not isinstance(raw_questions, list):
-        problems.append(Problem(shown, "questions must be a list of questions"))
+        problems.append(Problem(shown, "questions must be a list of questions", line=doc.line_of(("questions",))))
         raw_questions = []
 
     parsed: list[Question] = []
     result.count = len(raw_questions)
     for index, raw in enumerate(raw_questions):
-        line = lines[index] if index < len(lines) else None
-        qid = raw.get("id") if isinstance(raw, dict) else None
-        label = qid if isinstance(qid, str) and qid else f"question {index + 1}"
+        line = doc.line_of(("questions", index))
+        label = _question_label(data, ("questions", index))
         try:
             question = Question.model_validate(raw)
         except ValidationError as exc:
-            problems.extend(_schema_problems(exc, shown, label, line))
+            problems.extend(_schema_problems(exc, shown, label, Question, doc, ("questions", index)))
             continue
         parsed.append(question)
         result.questions.append((question, line))
