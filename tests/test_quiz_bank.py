@@ -17,7 +17,8 @@ import yaml
 
 from rightsize.cli import main
 from rightsize.errors import RightsizeError
-from rightsize.quiz import COVERAGE_TAGS, QuizBankError, check_bank, load_bank, load_lesson, quiz_dir
+from rightsize.quiz import QuizBankError, check_bank, load_bank, load_lesson
+from rightsize.quiz.bank import COVERAGE_TAGS, quiz_dir
 from rightsize.quiz.bank import Problem, is_banned_choice, lesson_key, validate_bank
 
 REPO_QUIZZES = Path(__file__).resolve().parent.parent / "quizzes"

@@ -12,7 +12,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from rightsize.quiz import CODE_STUB, answer_key, graded_cells, is_graded_quiz_marker, variable_name
+from rightsize.quiz.graded import CODE_STUB, answer_key, graded_cells, is_graded_quiz_marker, variable_name
 
 nbgrader_pre = pytest.importorskip("nbgrader.preprocessors")
 
@@ -349,7 +349,8 @@ SEED = "graded-test-seed-51b7"
 
 
 def test_without_a_seed_the_graded_quiz_has_the_widgets_letters(bank: Path) -> None:
-    from rightsize.quiz import graded_quiz, load_lesson
+    from rightsize.quiz import load_lesson
+    from rightsize.quiz.graded import graded_quiz
 
     assert graded_quiz(3, bank).quiz == load_lesson(3, bank).public()
     assert graded_cells(3, quiz_dir=bank) == graded_cells(3, quiz_dir=bank, variant_seed=None)
