@@ -166,3 +166,11 @@ def test_monthly_cost_and_break_even_count_the_reasoning() -> None:
     assert even.cost_per_request == pytest.approx(800 * 0.25e-6 + (200 + assumed) * 2e-6)
     assert even.reasoning_tokens == assumed and f"{assumed} hidden reasoning tokens (assumed)" in str(even)
     assert "reasoning" not in str(cost.break_even(600, "haiku", 800, 200))
+
+
+def test_reasoning_tokens_for_a_model_that_bills_none_is_an_error() -> None:
+    with pytest.raises(RightsizeError, match=r"claude-haiku-4-5 bills no hidden reasoning"):
+        cost.request_cost("claude-haiku-4-5", (600, 150), reasoning_tokens=300)
+    # zero is no claim at all, and a model that reasons takes the count
+    assert cost.request_cost("claude-haiku-4-5", (600, 150), reasoning_tokens=0).usd == pytest.approx(
+        cost.request_cost("claude-haiku-4-5", (600, 150)).usd)

@@ -130,7 +130,12 @@ def _tokens(info: ModelInfo, usage: Any, reasoning_tokens: int | None) -> tuple[
             raise RightsizeError(f"a planned usage is an (input, output) pair, not {usage!r}")
         input_tokens, output_tokens = _count(usage[0], "input"), _count(usage[1], "output")
         if reasoning_tokens is not None:
-            return input_tokens, output_tokens, _count(reasoning_tokens, "reasoning_tokens"), "given"
+            given = _count(reasoning_tokens, "reasoning_tokens")
+            if given and not info.reasoning.billed:
+                raise RightsizeError(f"{info.id} bills no hidden reasoning (its registry entry: reasoning.billed "
+                                     "is false); leave reasoning_tokens out, or count them in output_tokens if "
+                                     "its answers really hold them")
+            return input_tokens, output_tokens, given, "given"
         if info.reasoning.billed:
             return input_tokens, output_tokens, info.reasoning.assumed_tokens_per_request, "assumed"
         return input_tokens, output_tokens, 0, "none"

@@ -170,7 +170,7 @@ def run_triage_suite(
 
     ``models`` are registry names or aliases, :class:`ModelInfo` entries or providers. A cloud
     model (it needs its key) makes the cascades escalate to it; every tier is named for what it
-    is (:func:`tier_label`), e.g. ``Claude Haiku 4.5 (cloud, anthropic, small tier)``.
+    is (:func:`tier_label`), e.g. ``Claude Haiku 4.5 (cloud, anthropic, mid tier)``.
     """
     if split not in ("dev", "test"):
         raise RightsizeError(f"report on dev or test, not {split!r} (the classifier trains on train)")
