@@ -212,7 +212,7 @@ def test_shipped_recordings_are_labelled_real_runs_of_the_local_model() -> None:
         header = rec.header
         assert header["model"] == "lab/smollm2-135m-instruct" and rec.name == name
         assert header["machine"]["cpu"] and header["machine"]["cores"] >= 1
-        assert header["recorded_at"][:4].isdigit() and header["rightsize_version"] and header["llama_cpp_version"]
+        assert header["recorded_at"][:4].isdigit() and header["machine"]["rightsize"] and header["machine"]["llama_cpp"]
         assert "real run" in header["note"] and "scripts/record_local.py" in header["note"]
         assert len(rec.entries) >= 12 and all(e.ok and e.usage_source == "server" for e in rec.entries)
         assert len({len(e.content_chunks) for e in rec.entries}) > 3  # varied answer lengths

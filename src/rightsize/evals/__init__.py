@@ -17,7 +17,7 @@ Modules: :mod:`.core` (``evaluate``, ``determinism``), :mod:`.records` (``EvalRu
 
 from __future__ import annotations
 
-from .cache import EvalCache, cache_key, machine_info
+from .cache import EvalCache, cache_key
 from .cascades import CascadeEval, HumanReview, build_cascade, tier_outcomes
 from .compare import (
     compare,
@@ -77,7 +77,6 @@ __all__ = [
     "field_matches",
     "format_latency",
     "label_confidence",
-    "machine_info",
     "paired_comparison",
     "pareto_front",
     "pareto_plot",

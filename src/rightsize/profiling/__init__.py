@@ -17,7 +17,7 @@ from __future__ import annotations
 from .client import LeanAnthropicProvider, LeanOpenAIProvider, make_provider
 from .load import arun_load, load_shape, profile, run_load, sweep
 from .metrics import RequestMetrics, measure
-from .record import Recording, load_recordings, machine_info, replay_server, shipped_recordings, write_recording
+from .record import Recording, load_recordings, replay_server, shipped_recordings, write_recording
 from .report import SLO, LoadShape, Report, SweepReport, parse_duration, summarize
 from .workload import DEFAULT_PROMPTS, Prompt, Workload
 
@@ -36,7 +36,6 @@ __all__ = [
     "arun_load",
     "load_recordings",
     "load_shape",
-    "machine_info",
     "make_provider",
     "measure",
     "parse_duration",

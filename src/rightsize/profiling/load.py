@@ -283,7 +283,7 @@ async def _close_clients(provider: Provider) -> None:
             await close()
         # The SDK adapters cache one async SDK client; it belongs to this loop, so close and forget it
         # (the next run, on a new loop, makes a new one).
-        sdk_client = provider.__dict__.pop("async_client", None)
+        sdk_client = provider.adapter.__dict__.pop("async_client", None)
         if sdk_client is not None:
             await sdk_client.close()
     except Exception:  # closing connections must never hide the report
@@ -293,7 +293,7 @@ async def _close_clients(provider: Provider) -> None:
 def _client_name(provider: Provider) -> str:
     from .client import _LeanProvider
 
-    if isinstance(provider, _LeanProvider):
+    if isinstance(provider.adapter, _LeanProvider):
         return "lean"
     return "in-process" if provider.api == "local" else "sdk"
 
