@@ -177,6 +177,9 @@ class Provider(ABC):
     #: False for stand-ins (scripted replies, replayed faults): their answers are never recorded
     #: as a model's, nor answered from recordings (see rightsize.responses)
     recordable: ClassVar[bool] = True
+    #: what this protocol's base URLs end with by convention ("/v1" for Chat Completions): the lab
+    #: server's address plus this is the base URL for ``base_url="lab"``
+    lab_path: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -213,6 +216,20 @@ class Provider(ABC):
         if value is None:
             raise MissingKeyError(self.model.provider, self.model.key_env)
         return value
+
+    def wire_key(self) -> str:
+        """The key to send: :meth:`key`, or a placeholder for a server that takes none (the SDKs
+        and some servers insist on a non-empty one)."""
+        return self.key() or "not-needed"
+
+    def resolved_base_url(self) -> str | None:
+        """The base URL to send to: ``"lab"`` becomes the lab server's address (started on demand),
+        None means the SDK's or protocol's default."""
+        if self.base_url == "lab":
+            from ..lab import lab_url
+
+            return lab_url() + self.lab_path
+        return self.base_url or None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} model={self.model.id!r} base_url={self.base_url!r}>"
