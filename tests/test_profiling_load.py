@@ -11,7 +11,7 @@ import pytest
 
 import rightsize.profiling as rp
 from rightsize.errors import RateLimitedError, RightsizeError
-from rightsize.providers import endpoint_model
+from rightsize.providers import connect, endpoint_model
 from rightsize.providers.base import Delta, Provider, Request
 from rightsize.server.faults import FaultConfig
 
@@ -150,8 +150,8 @@ def test_sweep_stops_when_the_slo_breaks() -> None:
 def test_lean_client_matches_the_sdk_adapter(scripted_server, protocol: str) -> None:
     server = scripted_server(["Hello", ",", " world", "!"])
     url = server.url + ("/v1" if protocol == "openai" else "")
-    lean = rp.make_provider("scripted", base_url=url, protocol=protocol)
-    sdk = rp.make_provider("scripted", base_url=url, protocol=protocol, client="sdk")
+    lean = connect("scripted", base_url=url, protocol=protocol, client="auto")
+    sdk = connect("scripted", base_url=url, protocol=protocol, client="sdk")
     assert isinstance(lean, rp.LeanOpenAIProvider if protocol == "openai" else rp.LeanAnthropicProvider)
     answers = [asyncio.run(p.acomplete("hi there", max_tokens=3)) for p in (lean, sdk)]
     assert answers[0].text == answers[1].text == "Hello, world"

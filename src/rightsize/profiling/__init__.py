@@ -14,7 +14,7 @@ plots in :mod:`.plots`. The cost model is :mod:`rightsize.cost`.
 
 from __future__ import annotations
 
-from .client import LeanAnthropicProvider, LeanOpenAIProvider, make_provider
+from .client import LeanAnthropicProvider, LeanOpenAIProvider
 from .load import arun_load, load_shape, profile, run_load, sweep
 from .metrics import RequestMetrics, measure
 from .record import Recording, load_recordings, replay_server, shipped_recordings, write_recording
@@ -36,7 +36,6 @@ __all__ = [
     "arun_load",
     "load_recordings",
     "load_shape",
-    "make_provider",
     "measure",
     "parse_duration",
     "profile",

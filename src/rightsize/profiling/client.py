@@ -9,6 +9,9 @@ with the same clock and the same error mapping (both come from
 :class:`~rightsize.providers.base.Provider`), and the same protocol code: the body sent and the
 reading of each event are :mod:`rightsize.protocols`'s, as for the SDK adapters; only the transport
 is this module's. ``benchmarks/bench_profiler.py`` measures the difference.
+
+Get one with ``rightsize.connect(model, client="lean")`` (or ``client="auto"``, the profiler's
+default: lean over HTTP, in-process for the local model).
 """
 
 from __future__ import annotations
@@ -21,14 +24,13 @@ from typing import Any, ClassVar
 
 import httpx
 
-from ..errors import ProviderError, RightsizeError, StreamCutError, TimeoutError
+from ..errors import ProviderError, StreamCutError, TimeoutError
 from ..protocols import chat_completions, messages, retry_after_seconds, status_error
-from ..providers import adapter_class, endpoint_model
 from ..providers.base import Delta, Provider, Request, Response
-from ..registry import ModelInfo, get_model
+from ..registry import ModelInfo
 from ._http import HttpPool, Watchdog
 
-__all__ = ["LeanAnthropicProvider", "LeanOpenAIProvider", "make_provider"]
+__all__ = ["LeanAnthropicProvider", "LeanOpenAIProvider"]
 
 _json_decode = json.JSONDecoder().decode
 
@@ -265,62 +267,3 @@ class LeanAnthropicProvider(_LeanProvider):
 
     def _reply(self, data: dict[str, Any]) -> Delta:
         return messages.read_reply(data)
-
-
-def resolve_model(model: str | ModelInfo, *, base_url: str | None = None,
-                  protocol: str | None = None) -> ModelInfo:
-    """The registry entry for a name, or an endpoint entry for any model on ``base_url``.
-
-    With ``base_url`` and no ``protocol``, a registry model keeps its entry (its price) and is
-    sent to that URL; a name the registry does not know is taken as an OpenAI-protocol endpoint.
-    """
-    if isinstance(model, ModelInfo):
-        return model
-    if base_url is None:
-        if protocol is not None:
-            raise RightsizeError("--protocol only applies with --base-url (a registry model knows its protocol)")
-        return get_model(model)
-    if protocol is None:
-        try:
-            return get_model(model)
-        except KeyError:
-            protocol = "openai"
-    if protocol not in ("openai", "anthropic"):
-        raise RightsizeError(f"protocol must be openai or anthropic, not {protocol!r}")
-    return endpoint_model(model, base_url, protocol)
-
-
-def make_provider(
-    model: str | ModelInfo,
-    *,
-    base_url: str | None = None,
-    protocol: str | None = None,
-    key: str | None = None,
-    timeout: float = 120.0,
-    headers: dict[str, str] | None = None,
-    client: str = "auto",
-) -> Provider:
-    """An adapter for profiling: the lean client for HTTP protocols, the SDK adapter otherwise.
-
-    ``client`` is ``"auto"`` (lean over HTTP, in-process for the local model), ``"lean"`` or
-    ``"sdk"`` (the official SDK adapters of :func:`rightsize.connect`).
-    """
-    if client not in ("auto", "lean", "sdk"):
-        raise RightsizeError(f"client must be auto, lean or sdk, not {client!r}")
-    info = resolve_model(model, base_url=base_url, protocol=protocol)
-    api = protocol or info.api
-    cls: type[Provider]
-    if api == "local":
-        if client == "lean":
-            raise RightsizeError(f"{info.id} runs in-process: there is no HTTP to profile with the lean client")
-        cls = adapter_class("local")
-    elif client == "sdk":
-        cls = adapter_class(api)
-    else:
-        cls = LeanOpenAIProvider if api == "openai" else LeanAnthropicProvider
-    provider = cls(info, key=key, base_url=base_url, timeout=timeout, headers=headers)
-    if info.needs_key and key is None and base_url is None:
-        provider.key()  # a missing key fails now, naming the variable to set
-    from ..responses import recorded
-
-    return recorded(provider)

@@ -24,9 +24,9 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
 from ..errors import AuthError, BadRequestError, OverloadedError, RightsizeError
+from ..providers import connect
 from ..providers.base import Provider, Response
 from ..registry import ModelInfo
-from .client import make_provider
 from .metrics import RequestMetrics, measure
 from .report import SLO, LoadShape, Report, SweepReport
 from .workload import Workload
@@ -360,8 +360,8 @@ def _setup(model: str | ModelInfo | Provider, prompts: Any, base_url: str | None
     if isinstance(model, Provider):
         provider = model
     else:
-        provider = make_provider(model, base_url=base_url, protocol=protocol, key=key, headers=headers,
-                                 client=client, timeout=timeout)
+        provider = connect(model, base_url=base_url, protocol=protocol, key=key, headers=headers, client=client,
+                           timeout=timeout)
     options.setdefault("max_tokens", 64)
     return provider, Workload.of(prompts, **options)
 
