@@ -155,20 +155,23 @@ def test_profiler_over_a_replay_sees_the_recorded_timing(replay_url: str) -> Non
 def test_unrecorded_prompts_get_recorded_answers_in_turn_and_max_tokens_cuts(recording: Path) -> None:
     import asyncio
 
-    from rightsize.server.backends import GenerationRequest
+    from rightsize.providers.base import Options, Request
 
     backend = ReplayBackend(load_recordings(recording))
 
+    def request(prompt: str, max_tokens: int = 16) -> Request:
+        return Request("replay/handmade", [{"role": "user", "content": prompt}], system=None, stream=True,
+                       options=Options(max_tokens=max_tokens))
+
     async def run(prompt: str, max_tokens: int = 16) -> tuple[str, object]:
-        events = [e async for e in backend.generate(GenerationRequest(
-            "replay/handmade", [{"role": "user", "content": prompt}], max_tokens=max_tokens))]
+        events = [e async for e in backend.generate(request(prompt, max_tokens))]
         return "".join(getattr(e, "text", "") for e in events), events[-1]
 
     assert asyncio.run(run("Other?"))[0] == "No."
     assert {asyncio.run(run("never recorded"))[0] for _ in range(2)} == {"The sky is blue.", "No."}
     text, finished = asyncio.run(run("Why?", max_tokens=2))
     assert text == "The sky" and finished.finish_reason == "length" and finished.completion_tokens == 2  # type: ignore[attr-defined]
-    assert backend.count_prompt_tokens(GenerationRequest("replay/handmade", [{"role": "user", "content": "Why?"}])) == 7
+    assert backend.count_prompt_tokens(request("Why?")) == 7
 
 
 def test_record_then_load_round_trip(scripted_server, tmp_path: Path) -> None:
