@@ -151,7 +151,10 @@ def read_chunk(data: Mapping[str, Any], provider: str | None = None) -> Delta:
         text = (choice.get("delta") or {}).get("content") or ""
         finish = choice.get("finish_reason")
         token_logprobs = _token_logprobs(choice)
-    counts = usage_counts(data.get("usage"))
+    usage = data.get("usage")
+    if not usage:  # every chunk but the last: the lean client's hot path
+        return Delta(text=text, logprobs=token_logprobs, finish_reason=finish)
+    counts = usage_counts(usage)
     return Delta(text=text, logprobs=token_logprobs, finish_reason=finish, input_tokens=counts[0],
                  output_tokens=counts[1], reasoning_tokens=counts[2])
 
