@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["RIGHTSIZE_CACHE"] = str(args.work)
     os.environ["RIGHTSIZE_EVAL_SHIPPED"] = "0"
 
-    from rightsize.evals.cache import machine_info
     from rightsize.evals.suites import run_extraction_suite, run_triage_suite
+    from rightsize.recordfile import machine_info
 
     tasks = args.only or ["triage", "extraction"]
     print(f"building {', '.join(tasks)} on {machine_info()}", flush=True)

@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 
 import rightsize.profiling as rp
+from rightsize import connect
 from rightsize.profiling import Prompt, Workload
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,7 +73,7 @@ def main() -> int:
             raise SystemExit("the lab server did not start")
         workload = Workload([Prompt([{"role": "user", "content": text}], None, {"max_tokens": n, "temperature": 0})
                              for text, n in PROMPTS])
-        provider = rp.make_provider("lab", base_url=url + "/v1", timeout=600)  # under load, requests queue
+        provider = connect("lab", base_url=url + "/v1", timeout=600, client="auto")  # under load, requests queue
         out = Path(args.out)
         for name, concurrency, requests in (("smollm2-135m-c1", 1, args.requests_c1),
                                             ("smollm2-135m-c4", 4, args.requests_c4)):

@@ -94,7 +94,7 @@ class ScriptedBackend:
         from rightsize.local_model import Finished, TokenEvent
 
         self.requests.append(request)
-        out = self.tokens[: request.max_tokens]  # type: ignore[attr-defined]
+        out = self.tokens[: request.options.max_tokens]  # type: ignore[attr-defined]
         for token in out:
             await asyncio.sleep(0)
             yield TokenEvent(token, 1)

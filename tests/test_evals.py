@@ -186,12 +186,14 @@ def test_the_shipped_cache_is_read_but_never_written(tmp_path: Path) -> None:
         evaluate(_triage_fake([]), data, mode="grammar", cache_store=ignoring)
 
 
-def test_cache_files_are_json_lines_with_a_meta_header(store: EvalCache) -> None:
+def test_cache_files_are_recordings_a_header_then_records(store: EvalCache) -> None:
     data = load_triage("dev").head(2)
     evaluate(_triage_fake([i.category for i in data]), data, mode="grammar", cache_store=store)
     (path,) = list((store.user_dir / "triage").glob("*.jsonl"))
     lines = [json.loads(line) for line in path.read_text().splitlines()]
-    assert lines[0]["type"] == "meta" and lines[0]["identity"]["model"] == "scripted-model"
+    head = lines[0]
+    assert (head["type"], head["kind"], head["format"]) == ("header", "evaluation", 2)
+    assert head["identity"]["model"] == "scripted-model" and head["machine"]["cores"] >= 1
     assert [line["type"] for line in lines[1:]] == ["record", "record"]
 
 
@@ -382,7 +384,7 @@ def test_refresh_replaces_only_the_items_it_measures_and_keeps_their_provenance(
     (path,) = list((store.user_dir / "triage").glob("*.jsonl"))
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert sum(line["type"] == "record" for line in lines) == 4  # no item twice, none lost
-    assert [line["dataset"] for line in lines if line["type"] == "meta"] == [dev.key, test.key]
+    assert [line["dataset"] for line in lines if line["type"] == "header"] == [dev.key, test.key]
     # a run names only the sessions that measured its own items
     assert len(again.meta["measured"]) == 1
     assert evaluate(_triage_fake([]), test, mode="grammar", cache_store=store).meta["measured"][0]["source"] == "cache"

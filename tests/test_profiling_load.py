@@ -11,7 +11,7 @@ import pytest
 
 import rightsize.profiling as rp
 from rightsize.errors import RateLimitedError, RightsizeError
-from rightsize.providers import endpoint_model
+from rightsize.providers import connect, endpoint_model
 from rightsize.providers.base import Delta, Provider, Request
 from rightsize.server.faults import FaultConfig
 
@@ -150,8 +150,8 @@ def test_sweep_stops_when_the_slo_breaks() -> None:
 def test_lean_client_matches_the_sdk_adapter(scripted_server, protocol: str) -> None:
     server = scripted_server(["Hello", ",", " world", "!"])
     url = server.url + ("/v1" if protocol == "openai" else "")
-    lean = rp.make_provider("scripted", base_url=url, protocol=protocol)
-    sdk = rp.make_provider("scripted", base_url=url, protocol=protocol, client="sdk")
+    lean = connect("scripted", base_url=url, protocol=protocol, client="auto")
+    sdk = connect("scripted", base_url=url, protocol=protocol, client="sdk")
     assert isinstance(lean, rp.LeanOpenAIProvider if protocol == "openai" else rp.LeanAnthropicProvider)
     answers = [asyncio.run(p.acomplete("hi there", max_tokens=3)) for p in (lean, sdk)]
     assert answers[0].text == answers[1].text == "Hello, world"
@@ -204,3 +204,22 @@ def test_profile_the_real_local_model_in_process_and_over_the_lab_server(lab_ser
         assert all(r.output_tokens_source == "server" and 1 <= (r.output_tokens or 0) <= 6 for r in report.requests)
         assert report.percentile("ttft_ms", 50) > 0 and report.request_throughput > 0
         assert report.target["client"] == ("in-process" if model == "local" else "lean")
+
+
+def test_the_lean_client_records_and_replays_answers_like_the_sdk(scripted_server, tmp_path, monkeypatch) -> None:
+    from rightsize import responses
+
+    monkeypatch.setenv("RIGHTSIZE_RESPONSES_DIR", str(tmp_path))
+    monkeypatch.setattr(responses, "_stores", {})
+    monkeypatch.setenv("RIGHTSIZE_RESPONSES", "record")
+    live = rp.profile("scripted", base_url=scripted_server(["Hi", " there"]).url + "/v1", protocol="openai",
+                      concurrency=1, requests=2, warmup=0, progress=False)
+    assert live.target["client"] == "lean" and len(live.ok) == 2
+    monkeypatch.setenv("RIGHTSIZE_RESPONSES", "replay")
+    # a server that fails every request: the answers can only come from the recording
+    down = scripted_server(["never"], faults=FaultConfig(unavailable_rate=1)).url + "/v1"
+    again = rp.profile("scripted", base_url=down, protocol="openai", concurrency=1, requests=2, warmup=0,
+                       progress=False)
+    assert len(again.ok) == 2 and all(r is not None and r.replayed for r in again.responses)
+    assert [r.text for r in again.responses] == [r.text for r in live.responses] == ["Hi there"] * 2
+    assert "replayed from recordings" in str(again)

@@ -155,20 +155,23 @@ def test_profiler_over_a_replay_sees_the_recorded_timing(replay_url: str) -> Non
 def test_unrecorded_prompts_get_recorded_answers_in_turn_and_max_tokens_cuts(recording: Path) -> None:
     import asyncio
 
-    from rightsize.server.backends import GenerationRequest
+    from rightsize.providers.base import Options, Request
 
     backend = ReplayBackend(load_recordings(recording))
 
+    def request(prompt: str, max_tokens: int = 16) -> Request:
+        return Request("replay/handmade", [{"role": "user", "content": prompt}], system=None, stream=True,
+                       options=Options(max_tokens=max_tokens))
+
     async def run(prompt: str, max_tokens: int = 16) -> tuple[str, object]:
-        events = [e async for e in backend.generate(GenerationRequest(
-            "replay/handmade", [{"role": "user", "content": prompt}], max_tokens=max_tokens))]
+        events = [e async for e in backend.generate(request(prompt, max_tokens))]
         return "".join(getattr(e, "text", "") for e in events), events[-1]
 
     assert asyncio.run(run("Other?"))[0] == "No."
     assert {asyncio.run(run("never recorded"))[0] for _ in range(2)} == {"The sky is blue.", "No."}
     text, finished = asyncio.run(run("Why?", max_tokens=2))
     assert text == "The sky" and finished.finish_reason == "length" and finished.completion_tokens == 2  # type: ignore[attr-defined]
-    assert backend.count_prompt_tokens(GenerationRequest("replay/handmade", [{"role": "user", "content": "Why?"}])) == 7
+    assert backend.count_prompt_tokens(request("Why?")) == 7
 
 
 def test_record_then_load_round_trip(scripted_server, tmp_path: Path) -> None:
@@ -212,7 +215,7 @@ def test_shipped_recordings_are_labelled_real_runs_of_the_local_model() -> None:
         header = rec.header
         assert header["model"] == "lab/smollm2-135m-instruct" and rec.name == name
         assert header["machine"]["cpu"] and header["machine"]["cores"] >= 1
-        assert header["recorded_at"][:4].isdigit() and header["rightsize_version"] and header["llama_cpp_version"]
+        assert header["recorded_at"][:4].isdigit() and header["machine"]["rightsize"] and header["machine"]["llama_cpp"]
         assert "real run" in header["note"] and "scripts/record_local.py" in header["note"]
         assert len(rec.entries) >= 12 and all(e.ok and e.usage_source == "server" for e in rec.entries)
         assert len({len(e.content_chunks) for e in rec.entries}) > 3  # varied answer lengths

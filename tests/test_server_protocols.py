@@ -79,6 +79,13 @@ def test_models_listing_in_both_shapes(scripted_server) -> None:
     ({"model": "scripted", "messages": [{"role": "user", "content": "x"}], "max_tokens": 0}, 400, "max_tokens"),
     ({"model": "scripted", "messages": [{"role": "user", "content": "x"}], "temperature": 9}, 400, "temperature"),
     ({"model": "scripted", "messages": [{"role": "user", "content": "word " * 600}]}, 400, "context length"),
+    ({"model": "scripted", "messages": [{"role": "system", "content": "x"}]}, 400, "user message"),
+    ({"model": "scripted", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]},
+     400, "text content"),
+    ({"model": "scripted", "messages": [{"role": "user", "content": "x"}], "seed": "7"}, 400, "seed"),
+    ({"model": "scripted", "messages": [{"role": "user", "content": "x"}], "top_logprobs": 3}, 400, "top_logprobs"),
+    ({"model": "scripted", "messages": [{"role": "user", "content": "x"}], "response_format": {"type": "yaml"}},
+     400, "response_format"),
 ])
 def test_openai_bad_requests_get_openai_errors(scripted_server, body, status, fragment) -> None:
     server = scripted_server()
@@ -93,6 +100,14 @@ def test_openai_bad_requests_get_openai_errors(scripted_server, body, status, fr
     ({"model": "gone", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}, 404, "not_found_error", "gone"),
     ({"model": "scripted", "max_tokens": 5, "messages": [{"role": "system", "content": "x"}]}, 400,
      "invalid_request_error", "system"),
+    ({"model": "scripted", "max_tokens": 5, "messages": [{"role": "assistant", "content": "x"}]}, 400,
+     "invalid_request_error", "first message"),
+    ({"model": "scripted", "max_tokens": 5, "temperature": 1.5, "messages": [{"role": "user", "content": "x"}]},
+     400, "invalid_request_error", "temperature"),
+    ({"model": "scripted", "max_tokens": 5, "stop_sequences": 5, "messages": [{"role": "user", "content": "x"}]},
+     400, "invalid_request_error", "stop_sequences"),
+    ({"model": "scripted", "max_tokens": 5, "messages": [{"role": "user", "content": "x" * 2_100_000}]}, 413,
+     "request_too_large", "limit"),
 ])
 def test_anthropic_bad_requests_get_anthropic_errors(scripted_server, body, status, kind, fragment) -> None:
     server = scripted_server()

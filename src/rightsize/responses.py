@@ -1,18 +1,20 @@
 """Recorded answers of real runs, replayed by request, so graded notebooks run in seconds.
 
 A lesson executed under nbgrader's autograde makes the same model calls a learner made. Running
-the model again for every student would take minutes each, so the provider layer can answer a
-request from a recording of a real run with the same model, prompt and options:
+the model again for every student would take minutes each, so a provider can answer a request
+from a recording of a real run with the same model, prompt and options:
 
 - ``RIGHTSIZE_RESPONSES=record`` writes every successful answer to ``RIGHTSIZE_RESPONSES_DIR``;
 - ``RIGHTSIZE_RESPONSES=replay`` answers from the recordings there and calls the model only on a
   miss (the miss is counted, so a stale recording set shows up in the logs);
-- unset, it is ``replay`` while nbgrader executes a notebook (``NBGRADER_EXECUTION`` is set) and
+- unset, it is ``replay`` while a notebook is graded (:func:`rightsize.notebook.grading`) and
   ``off`` otherwise.
 
-A replayed :class:`~rightsize.providers.base.Response` says so (``replayed=True``); its chunks
-keep their recorded offsets from the send time. Recordings are the same model's real answers,
-never another model's.
+:func:`rightsize.connect` wraps the provider it returns in :class:`RecordedProvider` when a mode is
+on; the adapters themselves know nothing of recordings. A replayed
+:class:`~rightsize.providers.base.Response` says so (``replayed=True``); its chunks keep their
+recorded offsets from the send time. Recordings are the same model's real answers, never another
+model's. The files use the course's recording format (:mod:`rightsize.recordfile`).
 """
 
 from __future__ import annotations
@@ -22,16 +24,15 @@ import json
 import os
 import threading
 import time
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .providers.base import Request, Response
+from . import recordfile
+from .providers.base import Chunk, Delta, Provider, Request, Response, Usage
 
-__all__ = ["ResponseStore", "active_store", "request_key"]
-
-_FORMAT = 1
+__all__ = ["RecordedProvider", "ResponseStore", "active_store", "recorded", "request_key"]
 
 
 def request_key(model_id: str, api: str, request: Request) -> str:
@@ -44,7 +45,7 @@ def request_key(model_id: str, api: str, request: Request) -> str:
 
 
 class ResponseStore:
-    """A folder of JSONL recordings, loaded once, appended to in record mode."""
+    """A folder of recordings, loaded once, appended to in record mode (one session per process)."""
 
     def __init__(self, folder: str | Path, mode: str) -> None:
         if mode not in ("record", "replay"):
@@ -55,15 +56,14 @@ class ResponseStore:
         self.misses = 0
         self._lock = threading.Lock()
         self._records: dict[str, dict[str, Any]] | None = None
+        self._session_open = False
 
     def _load(self) -> dict[str, dict[str, Any]]:
         if self._records is None:
             records: dict[str, dict[str, Any]] = {}
             for path in sorted(self.folder.glob("*.jsonl")) if self.folder.is_dir() else []:
-                for line in path.read_text(encoding="utf-8").splitlines():
-                    if line.strip():
-                        record = json.loads(line)
-                        records[record["key"]] = record
+                for _session, record in recordfile.records(path, "responses", "response"):
+                    records[record["key"]] = record
             self._records = records
         return self._records
 
@@ -79,7 +79,7 @@ class ResponseStore:
     def put(self, key: str, request: Request, response: Response) -> None:
         """Keep a successful answer (record mode)."""
         record = {
-            "format": _FORMAT,
+            "type": "response",
             "key": key,
             "model": response.model,
             "provider": response.provider,
@@ -93,16 +93,15 @@ class ResponseStore:
             "usage": asdict(response.usage),
         }
         with self._lock:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            with open(self.folder / "responses.jsonl", "a", encoding="utf-8") as out:
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            head = None if self._session_open else recordfile.header(
+                "responses", note="real answers, replayed by request under the autograder")
+            recordfile.append(self.folder / "responses.jsonl", head, [record])
+            self._session_open = True
             self._load()[key] = record
 
     @staticmethod
     def replay(record: dict[str, Any], response: Response) -> Response:
         """Fill ``response`` (already stamped with its send time) from a recording."""
-        from .providers.base import Chunk, Usage
-
         sent = response.sent
         response.chunks = [Chunk(text, sent + offset, tuple(logprobs), tokens)
                            for offset, text, logprobs, tokens in record["chunks"]]
@@ -112,6 +111,79 @@ class ResponseStore:
         response.usage = Usage(**record["usage"])
         response.replayed = True
         return response
+
+
+class RecordedProvider(Provider):
+    """A provider answered from recordings (replay mode) or whose answers are kept (record mode).
+
+    Everything but :meth:`complete` and :meth:`acomplete` is the wrapped adapter's own.
+    """
+
+    def __init__(self, inner: Provider, store: ResponseStore) -> None:
+        self.inner = inner
+        self.store = store
+        self.model, self.base_url, self.timeout, self.headers = inner.model, inner.base_url, inner.timeout, inner.headers
+        self._explicit_key = inner._explicit_key
+
+    @property  # type: ignore[override]
+    def api(self) -> str:
+        return self.inner.api
+
+    @property
+    def adapter(self) -> Provider:
+        return self.inner.adapter
+
+    def __getattr__(self, name: str) -> Any:  # an adapter's own attributes (its SDK client, ...)
+        return getattr(self.inner, name)
+
+    def __repr__(self) -> str:
+        return f"<recorded ({self.store.mode}) {self.inner!r}>"
+
+    def key(self) -> str | None:
+        return self.inner.key()
+
+    def _stream(self, request: Request) -> Iterator[Delta]:
+        return self.inner._stream(request)
+
+    def _astream(self, request: Request) -> AsyncIterator[Delta]:
+        return self.inner._astream(request)
+
+    def map_error(self, exc: BaseException) -> Any:
+        return self.inner.map_error(exc)
+
+    def prepare(self) -> None:
+        self.inner.prepare()
+
+    def generation_options(self, request: Request) -> dict[str, Any]:
+        return self.inner.generation_options(request)
+
+    def _lookup(self, prompt: Any, system: str | None, stream: bool, options: dict[str, Any]
+                ) -> tuple[Request, str, Response | None]:
+        request = self.inner._request(prompt, system, stream, options)
+        key = request_key(self.model.id, self.api, request)
+        record = self.store.get(key) if self.store.mode == "replay" else None
+        return request, key, (None if record is None else self.store.replay(record, self.inner._start(request)))
+
+    def _kept(self, key: str, request: Request, response: Response) -> Response:
+        if self.store.mode == "record" and response.ok:
+            self.store.put(key, request, response)
+        return response
+
+    def complete(self, prompt: str | list[dict[str, str]], *, system: str | None = None, stream: bool = True,
+                 raise_errors: bool = True, **options: Any) -> Response:
+        request, key, replayed = self._lookup(prompt, system, stream, options)
+        if replayed is not None:
+            return replayed
+        return self._kept(key, request, self.inner.complete(prompt, system=system, stream=stream,
+                                                            raise_errors=raise_errors, **options))
+
+    async def acomplete(self, prompt: str | list[dict[str, str]], *, system: str | None = None,
+                        stream: bool = True, raise_errors: bool = True, **options: Any) -> Response:
+        request, key, replayed = self._lookup(prompt, system, stream, options)
+        if replayed is not None:
+            return replayed
+        return self._kept(key, request, await self.inner.acomplete(prompt, system=system, stream=stream,
+                                                                   raise_errors=raise_errors, **options))
 
 
 _stores: dict[tuple[str, str], ResponseStore] = {}
@@ -126,9 +198,11 @@ def _default_folder() -> Path:
 
 def active_store() -> ResponseStore | None:
     """The store the environment asks for, or None when recordings are off."""
+    from .notebook import grading
+
     mode = os.environ.get("RIGHTSIZE_RESPONSES", "").strip().lower()
     if not mode:
-        mode = "replay" if os.environ.get("NBGRADER_EXECUTION") else "off"
+        mode = "replay" if grading() else "off"
     if mode == "off":
         return None
     folder = os.environ.get("RIGHTSIZE_RESPONSES_DIR") or str(_default_folder())
@@ -137,3 +211,12 @@ def active_store() -> ResponseStore | None:
         if key not in _stores:
             _stores[key] = ResponseStore(folder, mode)
         return _stores[key]
+
+
+def recorded(provider: Provider) -> Provider:
+    """``provider`` wrapped for the active recording mode, or itself when recordings are off
+    (or it is a stand-in whose answers are never recorded: ``recordable = False``)."""
+    store = active_store()
+    if store is None or not provider.recordable or isinstance(provider, RecordedProvider):
+        return provider
+    return RecordedProvider(provider, store)

@@ -26,7 +26,8 @@ raised, as a plain JSON *observation* (:func:`to_plain`). What happens next depe
 
 The grader side uses :func:`to_plain`'s format, :func:`compare` and :func:`parse_payload`; the
 kernel side uses :func:`snapshot` and :func:`run_driver` (sent by the grading worker). This module
-imports only the standard library, so it loads fast in every sandbox.
+imports only the standard library (and :mod:`rightsize.notebook`, which does too), so it loads fast
+in every sandbox.
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ import ast
 import datetime as _dt
 import json
 import math
-import os
 from collections.abc import Callable
 from typing import Any
+
+from ..notebook import grading
 
 __all__ = [
     "MIME_TYPE",
@@ -265,7 +267,7 @@ def probe(label: str, thunk: Callable[[], Any], /, *, expect: Any = _MISSING,
     if _ACTIVE:
         _ACTIVE[-1].probe(label, thunk, expect=expect, raises=raises, **options)
         return None
-    if os.environ.get("NBGRADER_EXECUTION"):  # plain nbgrader would let the kernel grade itself
+    if grading():  # plain nbgrader would let the kernel grade itself
         raise RuntimeError(_PLAIN_NBGRADER)
     if raises is not None:
         try:
@@ -294,7 +296,7 @@ def literal_answer(answer_cell: str, variable: str, expect: str | list[str]) -> 
     """
     import sys
 
-    if os.environ.get("NBGRADER_EXECUTION") and not _ACTIVE:
+    if grading() and not _ACTIVE:
         raise RuntimeError(_PLAIN_NBGRADER)
     value = sys._getframe(1).f_globals.get(variable)
     ok = value == expect if isinstance(expect, str) else (

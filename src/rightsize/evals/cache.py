@@ -12,18 +12,16 @@ Two places are read, newest first:
   ``scripts/build_eval_cache.py`` from real runs on the machine its header names
   (``RIGHTSIZE_EVAL_SHIPPED=0`` ignores it).
 
-Files are JSON Lines: ``{"type": "meta", ...}`` lines (who wrote the records after them, when,
-on what machine) and ``{"type": "record", ...}`` lines.
+Files use the course's recording format (:mod:`rightsize.recordfile`, kind ``evaluation``): each
+session's header says who wrote the records after it, when and on what machine; then come its
+``{"type": "record", ...}`` lines.
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
 import hashlib
 import json
 import os
-import platform
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -31,9 +29,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .. import recordfile
 from .records import ItemRecord
 
-__all__ = ["EvalCache", "cache_key", "machine_info", "shipped_cache_dir", "user_cache_dir"]
+__all__ = ["EvalCache", "cache_key", "header_summary", "session_header", "shipped_cache_dir", "user_cache_dir"]
 
 FORMAT = 1
 
@@ -55,32 +54,16 @@ def shipped_cache_dir() -> Path:
     return Path(str(resources.files("rightsize").joinpath("data", "eval_cache")))
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+def session_header(**fields: Any) -> dict[str, Any]:
+    """The header of an evaluation session, taken when it starts (its time and load are the start's)."""
+    return recordfile.header("evaluation", **fields)
 
 
-def machine_info() -> dict[str, Any]:
-    """Where and when numbers were measured: CPU, cores, load, OS, Python, llama.cpp, date."""
-    info: dict[str, Any] = {
-        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "cpu": _cpu_model(), "cores": os.cpu_count(), "os": platform.platform(terse=True),
-        "python": platform.python_version(),
-    }
-    try:
-        info["load_average_1m"] = round(os.getloadavg()[0], 2)
-    except OSError:
-        pass
-    from importlib.metadata import PackageNotFoundError, version
-
-    with contextlib.suppress(PackageNotFoundError):  # not installed: nothing to report
-        info["llama_cpp"] = version("llama-cpp-python")
-    return info
+def header_summary(header: Mapping[str, Any], source: str, file: str = "") -> dict[str, Any]:
+    """A session header as one flat mapping: when (``measured_at``), the machine's fields, the rest."""
+    head = {k: v for k, v in header.items() if k not in ("type", "kind", "format", "created", "machine")}
+    return {**head, **dict(header.get("machine") or {}), "measured_at": header.get("created"), "source": source,
+            "file": file}
 
 
 def _slug(text: str) -> str:
@@ -121,18 +104,15 @@ class EvalCache:
         places = ([("shipped", self.shipped_dir)] if self.use_shipped else []) + [("cache", self.user_dir)]
         for source, folder in places:  # the user cache last, so its records win
             for path in self._files(folder, task, key):
-                for line in path.read_text(encoding="utf-8").splitlines():
-                    if not line.strip():
-                        continue
-                    data = json.loads(line)
-                    if data.get("type") == "meta":
-                        hit.meta.append({**data, "source": source, "file": path.name})
-                    elif data.get("type") == "record":
+                for session in recordfile.read(path, "evaluation"):
+                    hit.meta.append(header_summary(session.header, source, path.name))
+                    for data in session.records:
+                        if data.get("type") != "record":
+                            continue
                         record = ItemRecord.from_json(data["record"])
                         hit.records[record.id] = record
                         hit.sources[record.id] = source
-                        if hit.meta:
-                            hit.record_meta[record.id] = len(hit.meta) - 1
+                        hit.record_meta[record.id] = len(hit.meta) - 1
         return hit
 
     def path_for(self, task: str, key: str, name: str, folder: Path | None = None) -> Path:
@@ -140,43 +120,28 @@ class EvalCache:
         existing = self._files(folder or self.user_dir, task, key)
         return existing[0] if existing else base / f"{_slug(name)}-{key}.jsonl"
 
-    def append(self, task: str, key: str, name: str, meta: Mapping[str, Any], records: list[ItemRecord],
+    def append(self, task: str, key: str, name: str, header: Mapping[str, Any], records: list[ItemRecord],
                *, folder: Path | None = None) -> Path:
-        """Add records (after a meta line describing this session) to the cache file of ``key``."""
+        """Add a session (``header``, from :func:`session_header`, then ``records``) to the file of ``key``."""
         path = self.path_for(task, key, name, folder)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lines = [json.dumps({"type": "meta", **meta}, ensure_ascii=False, default=str)]
-        lines += [json.dumps({"type": "record", "record": r.to_json()}, ensure_ascii=False, default=str)
-                  for r in records]
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write("\n".join(lines) + "\n")
-        return path
+        return recordfile.append(path, header, [{"type": "record", "record": r.to_json()} for r in records])
 
     def forget(self, task: str, key: str, ids: Iterable[str]) -> int:
         """Drop the user-cache records of these items (before they are measured again).
 
-        Other items' records stay, and so do the meta lines of the sessions that still have
+        Other items' records stay, and so do the headers of the sessions that still have
         records; returns how many records were dropped. The shipped cache is never touched.
         """
         drop = set(ids)
         removed = 0
         for path in self._files(self.user_dir, task, key):
-            kept: list[tuple[str, list[str]]] = [("", [])]  # (meta line, its record lines)
-            for line in path.read_text(encoding="utf-8").splitlines():
-                if not line.strip():
-                    continue
-                data = json.loads(line)
-                if data.get("type") == "meta":
-                    kept.append((line, []))
-                elif data.get("type") == "record" and data["record"].get("id") in drop:
-                    removed += 1
-                else:
-                    kept[-1][1].append(line)
-            lines = [line for meta, records in kept if records for line in ([meta] if meta else []) + records]
-            if lines:
-                path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-            else:
-                path.unlink()
+            sessions = recordfile.read(path, "evaluation")
+            for session in sessions:
+                kept = [r for r in session.records
+                        if not (r.get("type") == "record" and (r.get("record") or {}).get("id") in drop)]
+                removed += len(session.records) - len(kept)
+                session.records = kept
+            recordfile.rewrite(path, sessions)
         return removed
 
     def clear(self, task: str, key: str) -> int:

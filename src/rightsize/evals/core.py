@@ -24,7 +24,7 @@ from ..baselines import KeywordRuleGate, NearestTicket, TfidfClassifier
 from ..datasets import Dataset
 from ..errors import RightsizeError
 from ..registry import ModelInfo
-from .cache import EvalCache, cache_key, machine_info
+from .cache import EvalCache, cache_key, header_summary, session_header
 from .predictors import (
     ClassifierPredictor,
     ExtractionLLM,
@@ -114,7 +114,7 @@ def evaluate(
     records: list[ItemRecord] = []
     fresh: list[ItemRecord] = []
     sources: Counter[str] = Counter()
-    started_meta = machine_info()
+    started = session_header()  # when and at what load the run began
     iterator: Any = items
     if progress:
         from tqdm.auto import tqdm
@@ -133,7 +133,7 @@ def evaluate(
             sources["run"] += 1
     finally:
         if key is not None and fresh and identity is not None:
-            header = {**started_meta, "name": predictor.name, "identity": identity, "dataset": dataset.key}
+            header = {**started, "name": predictor.name, "identity": identity, "dataset": dataset.key}
             if refresh:  # the re-measured items replace their old records; other items keep theirs
                 store.forget(task, key, [r.id for r in fresh])
             store.append(task, key, predictor.name, header, fresh)
@@ -142,7 +142,7 @@ def evaluate(
     prompt = getattr(predictor, "prompt", None)
     source = next(iter(sources)) if len(sources) == 1 else "mixed: " + ", ".join(f"{n} {s}" for s, n in sources.items())
     from_cache = [r.id for r in records if hit is not None and r.id in hit.records]
-    measured = (hit.meta_of(from_cache) if hit is not None else []) + ([started_meta] if fresh else [])
+    measured = (hit.meta_of(from_cache) if hit is not None else []) + ([header_summary(started, "run")] if fresh else [])
     meta: dict[str, Any] = {"source": source, "sources": dict(sources), "cache_key": key,
                             "measured": [{k: m.get(k) for k in ("measured_at", "cpu", "cores", "load_average_1m",
                                                                  "source") if k in m} for m in measured]}

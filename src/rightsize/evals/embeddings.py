@@ -42,7 +42,7 @@ from ..baselines import Prediction, _one_thread
 from ..datasets import TriageItem, load_triage
 from ..errors import RightsizeError
 from ..local_model import MODEL_ID, load_llama, model_path
-from .cache import EvalCache, cache_key, machine_info
+from .cache import EvalCache, cache_key, header_summary, session_header
 from .predictors import _tags
 from .records import ItemRecord
 
@@ -192,7 +192,7 @@ def triage_vectors(pooling: str = "mean", *, cache_store: EvalCache | None = Non
                 return _read_vectors(path, source)
 
     embedder = get_embedder(pooling)
-    started_meta = machine_info()
+    began = header_summary(session_header(), "run")  # when, where, at what load it began
     started = time.perf_counter()
     splits: dict[str, SplitVectors] = {}
     for split in FIT_SPLITS:
@@ -208,7 +208,7 @@ def triage_vectors(pooling: str = "mean", *, cache_store: EvalCache | None = Non
             seconds.append(took)
             ids.append(item.id)
         splits[split] = SplitVectors(split, tuple(ids), np.stack(rows), np.asarray(seconds))
-    meta = {**started_meta, "identity": identity, "dataset": dataset.key,
+    meta = {**began, "identity": identity, "dataset": dataset.key,
             "wall_seconds": round(time.perf_counter() - started, 2)}
     with contextlib.suppress(OSError):
         meta["load_average_1m_at_end"] = round(os.getloadavg()[0], 2)

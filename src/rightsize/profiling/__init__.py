@@ -14,10 +14,10 @@ plots in :mod:`.plots`. The cost model is :mod:`rightsize.cost`.
 
 from __future__ import annotations
 
-from .client import LeanAnthropicProvider, LeanOpenAIProvider, make_provider
+from .client import LeanAnthropicProvider, LeanOpenAIProvider
 from .load import arun_load, load_shape, profile, run_load, sweep
 from .metrics import RequestMetrics, measure
-from .record import Recording, load_recordings, machine_info, replay_server, shipped_recordings, write_recording
+from .record import Recording, load_recordings, replay_server, shipped_recordings, write_recording
 from .report import SLO, LoadShape, Report, SweepReport, parse_duration, summarize
 from .workload import DEFAULT_PROMPTS, Prompt, Workload
 
@@ -36,8 +36,6 @@ __all__ = [
     "arun_load",
     "load_recordings",
     "load_shape",
-    "machine_info",
-    "make_provider",
     "measure",
     "parse_duration",
     "profile",

@@ -104,8 +104,8 @@ def _prompts(args: argparse.Namespace) -> list[Any] | None:
 
 
 def run_profile(args: argparse.Namespace) -> int:
+    from ..providers import connect
     from .load import load_shape, run_load, sweep
-    from .client import make_provider
     from .report import SLO
     from .workload import Workload
 
@@ -127,9 +127,9 @@ def run_profile(args: argparse.Namespace) -> int:
         seed=_number(args.seed, "--seed", integer=True, positive=False), requests=requests, duration=duration)
     workload = Workload.of(_prompts(args), **options)
     headers = {"X-Rightsize-Faults": args.faults} if args.faults else None
-    provider = make_provider(args.model, base_url=args.base_url,
-                             protocol=args.protocol or ("openai" if args.base_url else None),
-                             headers=headers, client=args.client, timeout=_number(args.timeout, "--timeout"))
+    provider = connect(args.model, base_url=args.base_url,
+                       protocol=args.protocol or ("openai" if args.base_url else None),
+                       headers=headers, client=args.client, timeout=_number(args.timeout, "--timeout"))
     progress = not args.no_progress and sys.stderr.isatty()
     if args.sweep:
         result = sweep(provider, workload, max_concurrency=_number(args.max_concurrency, "--max-concurrency",

@@ -6,8 +6,12 @@ cores that costs more than the latency being measured. These adapters speak the 
 protocols over a minimal kept-alive HTTP/1.1 client (:mod:`._http`; server-sent events parsed by hand)
 and return the very same :class:`~rightsize.providers.base.Response` objects as the SDK adapters,
 with the same clock and the same error mapping (both come from
-:class:`~rightsize.providers.base.Provider`). ``benchmarks/bench_profiler.py`` measures the
-difference. Single requests through the SDK adapters (:func:`rightsize.connect`) stay available.
+:class:`~rightsize.providers.base.Provider`), and the same protocol code: the body sent and the
+reading of each event are :mod:`rightsize.protocols`'s, as for the SDK adapters; only the transport
+is this module's. ``benchmarks/bench_profiler.py`` measures the difference.
+
+Get one with ``rightsize.connect(model, client="lean")`` (or ``client="auto"``, the profiler's
+default: lean over HTTP, in-process for the local model).
 """
 
 from __future__ import annotations
@@ -20,19 +24,13 @@ from typing import Any, ClassVar
 
 import httpx
 
-from ..errors import ProviderError, RightsizeError, StreamCutError, TimeoutError, error_for_status
-from ..providers import adapter_class, endpoint_model
-from ..providers._sdk_errors import retry_after_seconds
+from ..errors import ProviderError, StreamCutError, TimeoutError
+from ..protocols import chat_completions, messages, retry_after_seconds, status_error
 from ..providers.base import Delta, Provider, Request, Response
-from ..registry import ModelInfo, get_model
+from ..registry import ModelInfo
 from ._http import HttpPool, Watchdog
 
-__all__ = ["LeanAnthropicProvider", "LeanOpenAIProvider", "make_provider"]
-
-_ANTHROPIC_ERROR_STATUS = {"rate_limit_error": 429, "overloaded_error": 529, "api_error": 500,
-                           "authentication_error": 401, "permission_error": 403,
-                           "invalid_request_error": 400, "not_found_error": 404, "timeout_error": 504}
-
+__all__ = ["LeanAnthropicProvider", "LeanOpenAIProvider"]
 
 _json_decode = json.JSONDecoder().decode
 
@@ -70,7 +68,9 @@ class _LeanProvider(Provider):
     """Shared part of the lean adapters: URL, shared clients, status errors, the read loop."""
 
     api: ClassVar[str]
+    #: the protocol's default base URL, and where requests go under it
     default_root: ClassVar[str]
+    endpoint: ClassVar[str]
 
     def __init__(self, model: ModelInfo, **kwargs: Any) -> None:
         super().__init__(model, **kwargs)
@@ -83,12 +83,7 @@ class _LeanProvider(Provider):
     def root(self) -> str:
         """The base URL requests go to (``lab`` starts the lab server on first use)."""
         if self._root is None:
-            base = self.base_url
-            if base == "lab":
-                from ..lab import lab_url
-
-                base = lab_url() + ("/v1" if self.api == "openai" else "")
-            self._root = (base or self.default_root).rstrip("/")
+            self._root = (self.resolved_base_url() or self.default_root).rstrip("/")
         return self._root
 
     def prepare(self) -> None:
@@ -113,10 +108,7 @@ class _LeanProvider(Provider):
             self._sync_client.close()
             self._sync_client = None
 
-    # -- the protocol's part ----------------------------------------------------------------
-    def _endpoint(self) -> str:
-        raise NotImplementedError
-
+    # -- the protocol's part (rightsize.protocols): a subclass binds its module's functions ---
     def _headers(self) -> dict[str, str]:
         raise NotImplementedError
 
@@ -129,23 +121,13 @@ class _LeanProvider(Provider):
     def _reply(self, data: dict[str, Any]) -> Delta:
         raise NotImplementedError
 
-    @staticmethod
-    def _error_message(body: bytes) -> str:
-        try:
-            data = json.loads(body)
-            error = data.get("error", data)
-            return str(error.get("message") or error)
-        except (ValueError, AttributeError):
-            return body[:200].decode(errors="replace") or "no message"
-
     def _status_error(self, status: int, headers: Any, body: bytes) -> ProviderError:
-        return error_for_status(status, f"{self.model.provider}: HTTP {status}: {self._error_message(body)}",
-                                provider=self.model.provider, retry_after=retry_after_seconds(headers))
+        return status_error(status, body, provider=self.model.provider, retry_after=retry_after_seconds(headers))
 
     def _prepared(self, request: Request) -> tuple[str, dict[str, str], bytes, float | None]:
         body = json.dumps(self._body(request), separators=(",", ":")).encode()
         headers = {"content-type": "application/json", **self._headers(), **self.headers}
-        return self.root() + self._endpoint(), headers, body, request.options.timeout
+        return self.root() + self.endpoint, headers, body, request.options.timeout
 
     def _decode(self, payload: bytes) -> tuple[Delta | None, bool]:
         """One event's delta and whether the stream is over."""
@@ -215,10 +197,6 @@ class _LeanProvider(Provider):
         rather than the time the event loop got round to it (which, with many streams at once,
         includes the other streams' work)."""
         request = self._request(prompt, system, stream, options)
-        recordings = getattr(self, "_recordings", None)  # the recorded-answers store, where the base has it
-        store, key = recordings(request) if recordings is not None else (None, "")
-        if store is not None and store.mode == "replay" and (record := store.get(key)) is not None:
-            return store.replay(record, self._start(request))  # type: ignore[no-any-return]
         self.prepare()
         response = self._start(request)
         try:
@@ -226,9 +204,7 @@ class _LeanProvider(Provider):
                 self._take(response, delta, arrived)
         except Exception as exc:
             return self._finish(response, exc, raise_errors)
-        response = self._finish(response, None, raise_errors)
-        keep = getattr(self, "_keep", None)
-        return keep(store, key, request, response) if keep is not None and store is not None else response
+        return self._finish(response, None, raise_errors)
 
     def _stream(self, request: Request) -> Iterator[Delta]:
         url, headers, body, timeout = self._prepared(request)
@@ -255,161 +231,39 @@ class LeanOpenAIProvider(_LeanProvider):
     """Chat Completions (OpenAI, vLLM, Ollama, llama.cpp server, the lab server), lean."""
 
     api = "openai"
-    default_root = "https://api.openai.com/v1"
-
-    def _endpoint(self) -> str:
-        return "/chat/completions"
+    lab_path = chat_completions.BASE_URL_PATH
+    default_root = chat_completions.DEFAULT_BASE_URL
+    endpoint = chat_completions.ENDPOINT
 
     def _headers(self) -> dict[str, str]:
-        return {"authorization": f"Bearer {self.key() or 'not-needed'}"}
+        return chat_completions.headers(self.wire_key())
 
     def _body(self, request: Request) -> dict[str, Any]:
-        opts = request.options
-        messages = list(request.messages)
-        if request.system:
-            messages.insert(0, {"role": "system", "content": request.system})
-        body: dict[str, Any] = {"model": request.model, "messages": messages, "stream": request.stream}
-        # what this model takes, by its registry entry (token-limit name, fixed temperature): one rule set
-        body.update(self.generation_options(request))
-        if opts.json_schema is not None:
-            body["response_format"] = {"type": "json_schema",
-                                       "json_schema": {"name": "answer", "schema": opts.json_schema}}
-        if opts.logprobs:
-            body["logprobs"] = True
-        if request.stream:
-            body["stream_options"] = {"include_usage": True}
-        return body
+        return chat_completions.request_body(request, self.generation_options(request))
 
     def _event(self, data: dict[str, Any]) -> Delta | None:
-        if "error" in data:
-            error = data["error"] if isinstance(data["error"], dict) else {"message": data["error"]}
-            raise error_for_status(int(error.get("code") or 500) if str(error.get("code", "")).isdigit() else 500,
-                                   f"{self.model.provider}: error in the stream: {error.get('message')}",
-                                   provider=self.model.provider)
-        usage = data.get("usage")
-        text, finish, logprobs = "", None, ()
-        choices = data.get("choices")
-        if choices:
-            choice = choices[0]
-            text = (choice.get("delta") or {}).get("content") or ""
-            finish = choice.get("finish_reason")
-            lp = choice.get("logprobs")
-            if lp and lp.get("content"):
-                logprobs = tuple(t["logprob"] for t in lp["content"])
-        return Delta(text=text, logprobs=logprobs, finish_reason=finish,
-                     input_tokens=usage.get("prompt_tokens") if usage else None,
-                     output_tokens=usage.get("completion_tokens") if usage else None)
+        return chat_completions.read_chunk(data, self.model.provider)
 
     def _reply(self, data: dict[str, Any]) -> Delta:
-        choice = data["choices"][0]
-        usage = data.get("usage") or {}
-        lp = choice.get("logprobs")
-        logprobs = tuple(t["logprob"] for t in lp["content"]) if lp and lp.get("content") else ()
-        return Delta(text=(choice.get("message") or {}).get("content") or "", logprobs=logprobs,
-                     finish_reason=choice.get("finish_reason"), input_tokens=usage.get("prompt_tokens"),
-                     output_tokens=usage.get("completion_tokens"))
+        return chat_completions.read_reply(data)
 
 
 class LeanAnthropicProvider(_LeanProvider):
     """Anthropic Messages (Anthropic, the lab server), lean."""
 
     api = "anthropic"
-    default_root = "https://api.anthropic.com"
-
-    def _endpoint(self) -> str:
-        return "/v1/messages"
+    lab_path = messages.BASE_URL_PATH
+    default_root = messages.DEFAULT_BASE_URL
+    endpoint = messages.ENDPOINT
 
     def _headers(self) -> dict[str, str]:
-        return {"x-api-key": self.key() or "not-needed", "anthropic-version": "2023-06-01"}
+        return messages.headers(self.wire_key())
 
     def _body(self, request: Request) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": request.model, "messages": request.messages, "stream": request.stream}
-        options = self.generation_options(request)  # by the registry entry, as the SDK adapter sends them
-        if "stop" in options:
-            options["stop_sequences"] = options.pop("stop")
-        body.update(options)
-        if request.system:
-            body["system"] = request.system
-        return body
+        return messages.request_body(request, self.generation_options(request))
 
     def _event(self, data: dict[str, Any]) -> Delta | None:
-        kind = data.get("type")
-        if kind == "content_block_delta":
-            delta = data.get("delta") or {}
-            return Delta(text=delta.get("text") or "") if delta.get("type") == "text_delta" else None
-        if kind == "message_start":
-            usage = (data.get("message") or {}).get("usage") or {}
-            return Delta(input_tokens=usage.get("input_tokens"))
-        if kind == "message_delta":
-            usage = data.get("usage") or {}
-            return Delta(finish_reason=(data.get("delta") or {}).get("stop_reason"),
-                         output_tokens=usage.get("output_tokens"))
-        if kind == "error":
-            error = data.get("error") or {}
-            status = _ANTHROPIC_ERROR_STATUS.get(error.get("type", ""), 500)
-            raise error_for_status(status, f"{self.model.provider}: error in the stream: {error.get('message')}",
-                                   provider=self.model.provider)
-        return None
+        return messages.read_event(data, self.model.provider)
 
     def _reply(self, data: dict[str, Any]) -> Delta:
-        text = "".join(block.get("text", "") for block in data.get("content", []) if block.get("type") == "text")
-        usage = data.get("usage") or {}
-        return Delta(text=text, finish_reason=data.get("stop_reason"), input_tokens=usage.get("input_tokens"),
-                     output_tokens=usage.get("output_tokens"))
-
-
-def resolve_model(model: str | ModelInfo, *, base_url: str | None = None,
-                  protocol: str | None = None) -> ModelInfo:
-    """The registry entry for a name, or an endpoint entry for any model on ``base_url``.
-
-    With ``base_url`` and no ``protocol``, a registry model keeps its entry (its price) and is
-    sent to that URL; a name the registry does not know is taken as an OpenAI-protocol endpoint.
-    """
-    if isinstance(model, ModelInfo):
-        return model
-    if base_url is None:
-        if protocol is not None:
-            raise RightsizeError("--protocol only applies with --base-url (a registry model knows its protocol)")
-        return get_model(model)
-    if protocol is None:
-        try:
-            return get_model(model)
-        except KeyError:
-            protocol = "openai"
-    if protocol not in ("openai", "anthropic"):
-        raise RightsizeError(f"protocol must be openai or anthropic, not {protocol!r}")
-    return endpoint_model(model, base_url, protocol)
-
-
-def make_provider(
-    model: str | ModelInfo,
-    *,
-    base_url: str | None = None,
-    protocol: str | None = None,
-    key: str | None = None,
-    timeout: float = 120.0,
-    headers: dict[str, str] | None = None,
-    client: str = "auto",
-) -> Provider:
-    """An adapter for profiling: the lean client for HTTP protocols, the SDK adapter otherwise.
-
-    ``client`` is ``"auto"`` (lean over HTTP, in-process for the local model), ``"lean"`` or
-    ``"sdk"`` (the official SDK adapters of :func:`rightsize.connect`).
-    """
-    if client not in ("auto", "lean", "sdk"):
-        raise RightsizeError(f"client must be auto, lean or sdk, not {client!r}")
-    info = resolve_model(model, base_url=base_url, protocol=protocol)
-    api = protocol or info.api
-    cls: type[Provider]
-    if api == "local":
-        if client == "lean":
-            raise RightsizeError(f"{info.id} runs in-process: there is no HTTP to profile with the lean client")
-        cls = adapter_class("local")
-    elif client == "sdk":
-        cls = adapter_class(api)
-    else:
-        cls = LeanOpenAIProvider if api == "openai" else LeanAnthropicProvider
-    provider = cls(info, key=key, base_url=base_url, timeout=timeout, headers=headers)
-    if info.needs_key and key is None and base_url is None:
-        provider.key()  # a missing key fails now, naming the variable to set
-    return provider
+        return messages.read_reply(data)

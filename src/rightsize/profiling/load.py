@@ -24,9 +24,9 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, TypeVar
 
 from ..errors import AuthError, BadRequestError, OverloadedError, RightsizeError
+from ..providers import connect
 from ..providers.base import Provider, Response
 from ..registry import ModelInfo
-from .client import make_provider
 from .metrics import RequestMetrics, measure
 from .report import SLO, LoadShape, Report, SweepReport
 from .workload import Workload
@@ -283,7 +283,7 @@ async def _close_clients(provider: Provider) -> None:
             await close()
         # The SDK adapters cache one async SDK client; it belongs to this loop, so close and forget it
         # (the next run, on a new loop, makes a new one).
-        sdk_client = provider.__dict__.pop("async_client", None)
+        sdk_client = provider.adapter.__dict__.pop("async_client", None)
         if sdk_client is not None:
             await sdk_client.close()
     except Exception:  # closing connections must never hide the report
@@ -293,7 +293,7 @@ async def _close_clients(provider: Provider) -> None:
 def _client_name(provider: Provider) -> str:
     from .client import _LeanProvider
 
-    if isinstance(provider, _LeanProvider):
+    if isinstance(provider.adapter, _LeanProvider):
         return "lean"
     return "in-process" if provider.api == "local" else "sdk"
 
@@ -360,8 +360,8 @@ def _setup(model: str | ModelInfo | Provider, prompts: Any, base_url: str | None
     if isinstance(model, Provider):
         provider = model
     else:
-        provider = make_provider(model, base_url=base_url, protocol=protocol, key=key, headers=headers,
-                                 client=client, timeout=timeout)
+        provider = connect(model, base_url=base_url, protocol=protocol, key=key, headers=headers, client=client,
+                           timeout=timeout)
     options.setdefault("max_tokens", 64)
     return provider, Workload.of(prompts, **options)
 

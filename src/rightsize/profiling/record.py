@@ -6,9 +6,11 @@ same timing over the OpenAI and Anthropic protocols (``rightsize serve --replay 
 header line says which model, which machine, when, and with which versions, and a replay is
 always served under a ``replay/`` id, never as another model.
 
-Format, one JSON object per line::
+A recording is one session of the course's recording format (:mod:`rightsize.recordfile`,
+kind ``latency``)::
 
-    {"type": "header", "format": 1, "name": ..., "model": ..., "machine": {...}, "recorded_at": ..., ...}
+    {"type": "header", "kind": "latency", "format": 2, "name": ..., "model": ..., "machine": {...},
+     "recorded_at": ..., "load": {...}, ...}
     {"type": "request", "index": 0, "model": ..., "messages": [...], "options": {...}, "sent_wall": ...,
      "chunks": [[offset_s, text, tokens], ...], "finished": offset_s, "finish_reason": ...,
      "usage": {"input_tokens": ..., "output_tokens": ..., "source": ...}, "error": null}
@@ -19,10 +21,6 @@ Offsets are seconds from the moment the client sent the request, read on the cli
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import json
-import os
-import platform
 import subprocess
 import sys
 import time
@@ -32,46 +30,16 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import recordfile
 from ..errors import RightsizeError
 
 if TYPE_CHECKING:
     from .report import Report
 
-__all__ = ["FORMAT", "Recording", "RecordingEntry", "load_recordings", "machine_info", "replay_server",
-           "shipped_recordings", "write_recording"]
+__all__ = ["FORMAT", "Recording", "RecordingEntry", "load_recordings", "replay_server", "shipped_recordings",
+           "write_recording"]
 
-FORMAT = 1
-
-
-def machine_info() -> dict[str, Any]:
-    """What the recording machine was: CPU model, cores, OS, Python, load at the time."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info: dict[str, Any] = {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform(),
-                            "python": platform.python_version()}
-    try:
-        info["load_average_1m"] = round(os.getloadavg()[0], 2)
-    except OSError:
-        pass
-    return info
-
-
-def _versions() -> dict[str, str | None]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out: dict[str, str | None] = {}
-    for name, dist in (("rightsize_version", "rightsize-course"), ("llama_cpp_version", "llama-cpp-python")):
-        try:
-            out[name] = version(dist)
-        except PackageNotFoundError:
-            out[name] = None
-    return out
+FORMAT = recordfile.FORMAT
 
 
 @dataclass
@@ -141,7 +109,7 @@ class Recording:
         return (f"recording {self.name!r}: {self.header.get('model', '?')} "
                 f"({self.header.get('load', {}).get('description', 'load unknown')}), "
                 f"{machine.get('cpu', 'unknown CPU')} with {machine.get('cores', '?')} cores, "
-                f"recorded {self.header.get('recorded_at', '?')}")
+                f"recorded {self.recorded_at}")
 
     def to_report(self, slo: Any = None) -> Report:
         """The recorded run as a :class:`~rightsize.profiling.report.Report`, measured from the
@@ -182,32 +150,27 @@ class Recording:
                           rate=load.get("rate"), seed=load.get("seed"))
         wall = max(ends) if ends else 0.0
         return Report(model=str(self.header.get("model", "?")), shape=shape, requests=requests, wall_time=wall,
-                      slo=SLO.parse(slo), started_at=str(self.header.get("recorded_at", "")), stopped_by="requests",
+                      slo=SLO.parse(slo), started_at=self.recorded_at, stopped_by="requests",
                       target={"protocol": self.header.get("protocol", "?"), "base_url": self.header.get("base_url"),
                               "client": self.header.get("client"), "recording": self.label})
 
+    @property
+    def recorded_at(self) -> str:
+        """When the run was recorded (ISO 8601), as the header says."""
+        return str(self.header.get("recorded_at") or self.header.get("created") or "?")
+
     @classmethod
     def load(cls, path: str | Path) -> Recording:
+        """Read a recording file (one session of the course's recording format, kind ``latency``)."""
         path = Path(path)
-        header: dict[str, Any] = {}
-        entries: list[RecordingEntry] = []
         try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise RightsizeError(f"cannot read the recording {path}: {exc.strerror or exc}") from None
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except ValueError:
-                raise RightsizeError(f"{path}:{number}: not a JSON line; is this a rightsize recording?") from None
-            if data.get("type") == "header":
-                header = data
-            elif data.get("type") == "request":
-                entries.append(RecordingEntry.from_dict(data))
-        if not header:
+            sessions = recordfile.read(path, "latency")
+        except recordfile.RecordingFormatError as exc:
+            raise RightsizeError(str(exc)) from None
+        if not sessions or sessions[0].line == 0:
             raise RightsizeError(f"{path}: no header line (model, machine, date); not a rightsize recording")
+        header = sessions[0].header
+        entries = [RecordingEntry.from_dict(r) for s in sessions for r in s.records if r.get("type") == "request"]
         return cls(str(header.get("name") or path.stem), header, entries, path)
 
 
@@ -218,23 +181,21 @@ def write_recording(report: Report, path: str | Path, *, name: str | None = None
     if not any(r is not None for r in report.responses):
         raise RightsizeError("this report kept no responses to record")
     name = name or path.stem
-    header = {
-        "type": "header",
-        "format": FORMAT,
-        "name": name,
-        "model": report.model,
-        "provider": report.target.get("provider"),
-        "protocol": report.target.get("protocol"),
-        "client": report.target.get("client"),
-        "base_url": report.target.get("base_url"),
-        "load": report.shape.to_dict(),
-        "recorded_at": report.started_at or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": machine_info(),
-        **_versions(),
-        "requests": sum(1 for r in report.responses if r is not None),
-        "note": note or "timings of a real run on the machine named here; replays say replay/ in their model id",
-    }
-    lines = [json.dumps(header, ensure_ascii=False)]
+    header = recordfile.header(
+        "latency",
+        name=name,
+        model=report.model,
+        provider=report.target.get("provider"),
+        protocol=report.target.get("protocol"),
+        client=report.target.get("client"),
+        base_url=report.target.get("base_url"),
+        load=report.shape.to_dict(),
+        recorded_at=report.started_at or None,
+        requests=sum(1 for r in report.responses if r is not None),
+        note=note or "timings of a real run on the machine named here; replays say replay/ in their model id",
+    )
+    header["recorded_at"] = header["recorded_at"] or header["created"]
+    entries = []
     for metrics, response, prompt in zip(report.requests, report.responses, report.prompts):
         if response is None:
             continue
@@ -256,10 +217,8 @@ def write_recording(report: Report, path: str | Path, *, name: str | None = None
                       "source": response.usage.source},
             "error": None if response.error is None else response.error.kind,
         }
-        lines.append(json.dumps(entry, ensure_ascii=False, separators=(",", ":")))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+        entries.append(entry)
+    return recordfile.write(path, header, entries)
 
 
 def _shipped_folder() -> Path:

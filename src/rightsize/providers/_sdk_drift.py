@@ -18,7 +18,8 @@ from importlib import metadata
 
 __all__ = ["SdkDrift", "sdk_drift"]
 
-# the keyword arguments each adapter passes to the SDK's create() (see _kwargs in each adapter)
+# the keyword arguments each adapter passes to the SDK's create(): its protocol's request body
+# (rightsize.protocols) plus the adapter's own (timeout; extra_body for Messages); see _kwargs in each
 OPENAI_PARAMETERS = ("model", "messages", "stream", "max_completion_tokens", "max_tokens", "temperature", "stop",
                      "seed", "response_format", "logprobs", "timeout", "stream_options")
 ANTHROPIC_PARAMETERS = ("model", "messages", "max_tokens", "stream", "system", "stop_sequences", "timeout",

@@ -8,19 +8,21 @@ service answers 529.
 The anthropic SDK 2.x has no ``temperature`` (nor ``seed``) parameter. Anthropic's models are
 registered as taking neither, so neither is sent to them; the lab server's entry takes a
 temperature, which goes in ``extra_body`` (what the SDK adds to the JSON body as given).
+
+The body and the reading of the answer are the protocol's (:mod:`rightsize.protocols.messages`),
+shared with the lean client.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import anthropic
 
 from .. import errors
-from .base import Delta, Provider, Request
-from ._sdk_errors import ErrorTable, map_sdk_error
+from ..protocols import messages
+from ._sdk import ErrorTable, SdkProvider
+from .base import Request
 
 #: every exception class the anthropic SDK exports, and what it becomes (None: by HTTP status)
 ANTHROPIC_ERRORS: ErrorTable = {
@@ -79,95 +81,28 @@ ANTHROPIC_ERRORS: ErrorTable = {
 }
 
 
-class AnthropicProvider(Provider):
+class AnthropicProvider(SdkProvider):
     """Messages over the ``anthropic`` SDK (sync and async clients)."""
 
     api = "anthropic"
-
-    def _client_args(self) -> dict[str, Any]:
-        base_url = self.base_url
-        if base_url == "lab":
-            from ..lab import lab_url
-
-            base_url = lab_url()
-        key = self.key() or "not-needed"
-        return {"api_key": key, "base_url": base_url or None, "timeout": self.timeout, "max_retries": 0,
-                "default_headers": self.headers or None}
-
-    @functools.cached_property
-    def client(self) -> anthropic.Anthropic:
-        return anthropic.Anthropic(**self._client_args())
-
-    @functools.cached_property
-    def async_client(self) -> anthropic.AsyncAnthropic:
-        return anthropic.AsyncAnthropic(**self._client_args())
-
-    def prepare(self) -> None:
-        # build both clients now (this may start the lab server) so no request pays for it
-        self.client, self.async_client  # noqa: B018
+    lab_path = messages.BASE_URL_PATH
+    sdk_clients = (anthropic.Anthropic, anthropic.AsyncAnthropic)
+    sdk_error = anthropic.AnthropicError
+    sdk_errors = ANTHROPIC_ERRORS
+    _read_event = staticmethod(messages.read_event)
+    _read_reply = staticmethod(messages.read_reply)
 
     #: options the SDK has no parameter for: sent in the JSON body as they are, when the model takes them
     BODY_ONLY = ("temperature", "seed")
 
     def _kwargs(self, request: Request) -> dict[str, Any]:
-        opts = request.options
-        sent = self.generation_options(request)  # the token limit is max_tokens (the registry checks it)
-        extra_body = {name: sent.pop(name) for name in self.BODY_ONLY if name in sent}
-        if "stop" in sent:
-            sent["stop_sequences"] = sent.pop("stop")
-        kwargs: dict[str, Any] = {"model": request.model, "messages": request.messages, "stream": request.stream,
-                                  **sent}
+        kwargs = messages.request_body(request, self.generation_options(request))
+        extra_body = {name: kwargs.pop(name) for name in self.BODY_ONLY if name in kwargs}
         if extra_body:
             kwargs["extra_body"] = extra_body
-        if request.system:
-            kwargs["system"] = request.system
-        if opts.timeout:
-            kwargs["timeout"] = opts.timeout
+        if request.options.timeout:
+            kwargs["timeout"] = request.options.timeout
         return kwargs
 
-    @staticmethod
-    def _event_delta(event: Any) -> Delta | None:
-        kind = event.type
-        if kind == "message_start":
-            usage = event.message.usage
-            return Delta(input_tokens=usage.input_tokens)
-        if kind == "content_block_delta" and getattr(event.delta, "type", "") == "text_delta":
-            return Delta(text=event.delta.text)
-        if kind == "message_delta":
-            return Delta(finish_reason=event.delta.stop_reason, output_tokens=event.usage.output_tokens)
-        return None
-
-    @staticmethod
-    def _reply_delta(reply: Any) -> Delta:
-        text = "".join(block.text for block in reply.content if block.type == "text")
-        return Delta(
-            text=text,
-            finish_reason=reply.stop_reason,
-            input_tokens=reply.usage.input_tokens,
-            output_tokens=reply.usage.output_tokens,
-        )
-
-    def _stream(self, request: Request) -> Iterator[Delta]:
-        result = self.client.messages.create(**self._kwargs(request))
-        if not request.stream:
-            yield self._reply_delta(result)
-            return
-        with result as stream:
-            for event in stream:
-                delta = self._event_delta(event)
-                if delta is not None:
-                    yield delta
-
-    async def _astream(self, request: Request) -> AsyncIterator[Delta]:
-        result = await self.async_client.messages.create(**self._kwargs(request))
-        if not request.stream:
-            yield self._reply_delta(result)
-            return
-        async with result as stream:
-            async for event in stream:
-                delta = self._event_delta(event)
-                if delta is not None:
-                    yield delta
-
-    def map_error(self, exc: BaseException) -> errors.ProviderError | None:
-        return map_sdk_error(exc, ANTHROPIC_ERRORS, anthropic.AnthropicError, self.model.provider)
+    def _create(self, client: Any, request: Request) -> Any:
+        return client.messages.create(**self._kwargs(request))

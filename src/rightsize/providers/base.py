@@ -30,7 +30,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,9 +43,6 @@ from ..errors import (
     TimeoutError,
 )
 from ..registry import SAMPLING_OPTIONS, ModelInfo
-
-if TYPE_CHECKING:
-    from ..responses import ResponseStore
 
 __all__ = ["Chunk", "Delta", "Options", "Provider", "Request", "Response", "Usage"]
 
@@ -180,6 +177,9 @@ class Provider(ABC):
     #: False for stand-ins (scripted replies, replayed faults): their answers are never recorded
     #: as a model's, nor answered from recordings (see rightsize.responses)
     recordable: ClassVar[bool] = True
+    #: what this protocol's base URLs end with by convention ("/v1" for Chat Completions): the lab
+    #: server's address plus this is the base URL for ``base_url="lab"``
+    lab_path: ClassVar[str] = ""
 
     def __init__(
         self,
@@ -196,6 +196,11 @@ class Provider(ABC):
         self.headers = dict(headers or {})  # sent with every request (e.g. X-Rightsize-Faults)
         self._explicit_key = key
 
+    @property
+    def adapter(self) -> Provider:
+        """The adapter that talks to the model, under any wrapper (recordings, ...): itself here."""
+        return self
+
     # -- keys -------------------------------------------------------------------------------
     def key(self) -> str | None:
         """The API key: the explicit argument, else the model's environment variable.
@@ -211,6 +216,20 @@ class Provider(ABC):
         if value is None:
             raise MissingKeyError(self.model.provider, self.model.key_env)
         return value
+
+    def wire_key(self) -> str:
+        """The key to send: :meth:`key`, or a placeholder for a server that takes none (the SDKs
+        and some servers insist on a non-empty one)."""
+        return self.key() or "not-needed"
+
+    def resolved_base_url(self) -> str | None:
+        """The base URL to send to: ``"lab"`` becomes the lab server's address (started on demand),
+        None means the SDK's or protocol's default."""
+        if self.base_url == "lab":
+            from ..lab import lab_url
+
+            return lab_url() + self.lab_path
+        return self.base_url or None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} model={self.model.id!r} base_url={self.base_url!r}>"
@@ -347,21 +366,6 @@ class Provider(ABC):
                 raise error
         return response
 
-    def _recordings(self, request: Request) -> tuple[ResponseStore | None, str]:
-        """The active recording store (None when off) and this request's key."""
-        from ..responses import active_store, request_key
-
-        if not self.recordable:
-            return None, ""
-        store = active_store()
-        return store, (request_key(self.model.id, self.api, request) if store is not None else "")
-
-    @staticmethod
-    def _keep(store: ResponseStore | None, key: str, request: Request, response: Response) -> Response:
-        if store is not None and store.mode == "record" and response.ok:
-            store.put(key, request, response)
-        return response
-
     def _transport_error(self, exc: BaseException, response: Response) -> ProviderError | None:
         """Map a raw HTTP-library error that escaped the SDK (it happens mid-stream)."""
         module = type(exc).__module__.split(".")[0]
@@ -392,9 +396,6 @@ class Provider(ABC):
         ``response.error`` instead of raised (the profiler counts errors this way).
         """
         request = self._request(prompt, system, stream, options)
-        store, key = self._recordings(request)
-        if store is not None and store.mode == "replay" and (record := store.get(key)) is not None:
-            return store.replay(record, self._start(request))
         self.prepare()
         response = self._start(request)
         try:
@@ -402,7 +403,7 @@ class Provider(ABC):
                 self._take(response, delta, time.perf_counter())
         except Exception as exc:
             return self._finish(response, exc, raise_errors)
-        return self._keep(store, key, request, self._finish(response, None, raise_errors))
+        return self._finish(response, None, raise_errors)
 
     async def acomplete(
         self,
@@ -415,9 +416,6 @@ class Provider(ABC):
     ) -> Response:
         """The async version of :meth:`complete`, for load generation."""
         request = self._request(prompt, system, stream, options)
-        store, key = self._recordings(request)
-        if store is not None and store.mode == "replay" and (record := store.get(key)) is not None:
-            return store.replay(record, self._start(request))
         self.prepare()
         response = self._start(request)
         try:
@@ -425,4 +423,4 @@ class Provider(ABC):
                 self._take(response, delta, time.perf_counter())
         except Exception as exc:
             return self._finish(response, exc, raise_errors)
-        return self._keep(store, key, request, self._finish(response, None, raise_errors))
+        return self._finish(response, None, raise_errors)

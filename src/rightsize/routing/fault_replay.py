@@ -20,13 +20,13 @@ The course ships one such recording (:func:`shipped_fault_outcomes`), made by
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .. import recordfile
 from ..errors import (
     AuthError,
     BadRequestError,
@@ -84,30 +84,27 @@ def record_outcomes(providers: Mapping[str, Provider], prompt: str, attempts: in
 
 
 def save_outcomes(outcomes: Sequence[Outcome], path: str | Path, *, note: str = "") -> Path:
-    """Write outcomes as JSONL after a header line (when and how they were recorded)."""
-    path = Path(path)
-    header = {"type": "header", "recorded_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "note": note}
-    lines = [json.dumps(header)] + [json.dumps({"type": "outcome", **asdict(o)}) for o in outcomes]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    """Write outcomes as a recording (:mod:`rightsize.recordfile`, kind ``faults``): a header saying
+    when, where and how they were recorded, then one ``outcome`` line each."""
+    header = recordfile.header("faults", note=note)
+    return recordfile.write(path, header, [{"type": "outcome", **asdict(o)} for o in outcomes])
 
 
 def load_outcomes(path: str | Path) -> tuple[dict[str, Any], list[Outcome]]:
     """The header and the outcomes of a file written by :func:`save_outcomes`."""
-    header: dict[str, Any] = {}
+    try:
+        sessions = recordfile.read(path, "faults")
+    except recordfile.RecordingFormatError as exc:
+        raise RightsizeError(str(exc)) from None
     outcomes: list[Outcome] = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise RightsizeError(f"{path} line {number}: not JSON ({exc.msg})") from None
-        if data.pop("type", None) == "header":
-            header = data
-        else:
-            outcomes.append(Outcome(**data))
-    return header, outcomes
+    for session in sessions:
+        for record in session.records:
+            fields = {k: v for k, v in record.items() if k != "type"}
+            try:
+                outcomes.append(Outcome(**fields))
+            except TypeError as exc:
+                raise RightsizeError(f"{path}: an outcome that is not one ({exc}): {record}") from None
+    return (sessions[0].header if sessions else {}), outcomes
 
 
 def shipped_fault_outcomes() -> Path:

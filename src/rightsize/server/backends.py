@@ -1,6 +1,8 @@
 """What the lab server generates answers with.
 
-A backend serves one or more model ids and turns a parsed request into a stream of
+A backend serves one or more model ids and turns a parsed request (a
+:class:`~rightsize.providers.base.Request`, what :mod:`rightsize.protocols` makes of either
+protocol's body) into a stream of
 :class:`~rightsize.local_model.TokenEvent` followed by a :class:`~rightsize.local_model.Finished`.
 :class:`LocalBackend` runs the embedded model, one request at a time in arrival order, so a
 request that waits shows the wait in its time to first token, as on a busy real server.
@@ -13,27 +15,12 @@ import collections
 import concurrent.futures
 import threading
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..local_model import Finished, LocalModel, TokenEvent, get_local_model
+from ..providers.base import Request
 
-__all__ = ["Backend", "GenerationRequest", "LocalBackend"]
-
-
-@dataclass
-class GenerationRequest:
-    """A request after the wire protocol was parsed away."""
-
-    model: str
-    messages: list[dict[str, str]]
-    system: str | None = None
-    max_tokens: int = 256
-    temperature: float = 0.0
-    stop: list[str] = field(default_factory=list)
-    seed: int | None = None
-    json_schema: dict[str, Any] | None = None
-    logprobs: bool = False
+__all__ = ["Backend", "LocalBackend"]
 
 
 class Backend(Protocol):
@@ -45,9 +32,9 @@ class Backend(Protocol):
     @property
     def context_window(self) -> int: ...
 
-    def count_prompt_tokens(self, request: GenerationRequest) -> int: ...
+    def count_prompt_tokens(self, request: Request) -> int: ...
 
-    def generate(self, request: GenerationRequest) -> AsyncIterator[TokenEvent | Finished]: ...
+    def generate(self, request: Request) -> AsyncIterator[TokenEvent | Finished]: ...
 
 
 class LocalBackend:
@@ -78,10 +65,10 @@ class LocalBackend:
     def context_window(self) -> int:
         return self.model.context_window
 
-    def count_prompt_tokens(self, request: GenerationRequest) -> int:
+    def count_prompt_tokens(self, request: Request) -> int:
         return self.model.count_tokens(request.messages, request.system)
 
-    async def generate(self, request: GenerationRequest) -> AsyncIterator[TokenEvent | Finished]:
+    async def generate(self, request: Request) -> AsyncIterator[TokenEvent | Finished]:
         loop = asyncio.get_running_loop()
         async with self._turn:
             # Tokens pass from the generation thread to the event loop through a deque; the
@@ -100,15 +87,16 @@ class LocalBackend:
 
             def work() -> None:
                 try:
+                    options = request.options
                     for event in self.model.stream(
                         request.messages,
                         system=request.system,
-                        max_tokens=request.max_tokens,
-                        temperature=request.temperature,
-                        stop=request.stop,
-                        seed=request.seed,
-                        json_schema=request.json_schema,
-                        logprobs=request.logprobs,
+                        max_tokens=options.max_tokens,
+                        temperature=options.temperature,
+                        stop=options.stop,
+                        seed=options.seed,
+                        json_schema=options.json_schema,
+                        logprobs=options.logprobs,
                         cancelled=stop.is_set,
                     ):
                         push(event)

@@ -24,7 +24,7 @@ from pathlib import Path
 from ..errors import RightsizeError
 from ..local_model import Finished, TokenEvent
 from ..profiling.record import Recording, RecordingEntry, load_recordings
-from .backends import GenerationRequest
+from ..providers.base import Request
 
 __all__ = ["REPLAY_PREFIX", "ReplayBackend"]
 
@@ -49,10 +49,10 @@ class _Served:
         self._turns: dict[str, itertools.count[int]] = {}
         self._order = itertools.count()
 
-    def match(self, request: GenerationRequest) -> list[RecordingEntry] | None:
+    def match(self, request: Request) -> list[RecordingEntry] | None:
         return self.by_prompt.get(_prompt_key(request.messages, request.system))
 
-    def pick(self, request: GenerationRequest) -> RecordingEntry:
+    def pick(self, request: Request) -> RecordingEntry:
         key = _prompt_key(request.messages, request.system)
         same = self.by_prompt.get(key)
         if same:
@@ -93,7 +93,7 @@ class ReplayBackend:
     def context_window(self) -> int:
         return self._context_window
 
-    def count_prompt_tokens(self, request: GenerationRequest) -> int:
+    def count_prompt_tokens(self, request: Request) -> int:
         # The server asks this as soon as it has parsed a request, well before the answer's body
         # starts: the replay's clock starts here, so the server's own work counts as recorded time.
         self._arrivals[id(request)] = time.perf_counter()
@@ -104,13 +104,13 @@ class ReplayBackend:
         text = (request.system or "") + "".join(m.get("content", "") for m in request.messages)
         return max(1, len(text) // 4)
 
-    async def generate(self, request: GenerationRequest) -> AsyncIterator[TokenEvent | Finished]:
+    async def generate(self, request: Request) -> AsyncIterator[TokenEvent | Finished]:
         arrived = self._arrivals.pop(id(request), None) or time.perf_counter()
         entry = self._served[request.model].pick(request)
         sent_tokens = 0
         last_offset = 0.0
         for offset, text, tokens in entry.content_chunks:
-            if sent_tokens >= request.max_tokens:
+            if sent_tokens >= request.options.max_tokens:
                 break
             wait = arrived + offset - time.perf_counter()
             if wait > 0:
@@ -119,7 +119,7 @@ class ReplayBackend:
             sent_tokens += count
             last_offset = offset
             yield TokenEvent(text, count)
-        truncated = sent_tokens >= request.max_tokens and sent_tokens < (entry.output_tokens or sent_tokens)
+        truncated = sent_tokens >= request.options.max_tokens and sent_tokens < (entry.output_tokens or sent_tokens)
         if not truncated and entry.finished is not None and entry.finished > last_offset:
             wait = arrived + entry.finished - time.perf_counter()
             if wait > 0:
