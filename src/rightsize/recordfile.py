@@ -2,8 +2,8 @@
 
 Every file rightsize records measurements or answers into uses it: recorded model answers
 (:mod:`rightsize.responses`), latency recordings (:mod:`rightsize.profiling.record`), recorded
-lab-server faults (:mod:`rightsize.routing.fault_replay`) and the evaluation cache
-(:mod:`rightsize.evals.cache`). A file is one or more *sessions*; a session is a header line, then
+lab-server faults (:mod:`rightsize.routing.fault_replay`), the evaluation cache
+(:mod:`rightsize.evals.cache`) and the runs of a lesson's experiment (:mod:`rightsize.profiling.prefill`). A file is one or more *sessions*; a session is a header line, then
 its records::
 
     {"type": "header", "kind": "responses", "format": 2, "created": "2026-12-01T03:04:05+00:00",
@@ -38,7 +38,7 @@ __all__ = ["FORMAT", "RecordingFormatError", "Session", "append", "header", "mac
            "rewrite", "write"]
 
 FORMAT = 2
-KINDS = ("responses", "latency", "faults", "evaluation")
+KINDS = ("responses", "latency", "faults", "evaluation", "experiment")
 _LEGACY_MACHINE = ("cpu", "cores", "os", "platform", "python", "load_average_1m", "llama_cpp")
 
 
