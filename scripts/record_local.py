@@ -23,7 +23,7 @@ import httpx
 
 import rightsize.profiling as rp
 from rightsize import connect
-from rightsize.profiling import Prompt, Workload
+from rightsize.profiling import Workload, WorkloadRequest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -71,7 +71,7 @@ def main() -> int:
                 time.sleep(0.3)
         else:
             raise SystemExit("the lab server did not start")
-        workload = Workload([Prompt([{"role": "user", "content": text}], None, {"max_tokens": n, "temperature": 0})
+        workload = Workload([WorkloadRequest([{"role": "user", "content": text}], None, {"max_tokens": n, "temperature": 0})
                              for text, n in PROMPTS])
         provider = connect("lab", base_url=url + "/v1", timeout=600, client="auto")  # under load, requests queue
         out = Path(args.out)

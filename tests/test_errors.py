@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import inspect
-
 import anthropic
 import httpx
 import openai
 import pytest
 
 from rightsize import connect, errors
-from rightsize.providers.anthropic_messages import ANTHROPIC_ERRORS, AnthropicProvider
-from rightsize.providers.openai_compat import OPENAI_ERRORS, OpenAIProvider
+from rightsize.providers.anthropic_messages import AnthropicProvider
+from rightsize.providers.openai_compat import OpenAIProvider
 from rightsize.registry import UnsupportedOptionError, get_model
 
 
@@ -31,7 +29,7 @@ def _status_error(sdk: object, cls_name: str, status: int, headers: dict[str, st
     ("InternalServerError", 503, errors.OverloadedError),
     ("InternalServerError", 529, errors.OverloadedError),
     ("APIStatusError", 529, errors.OverloadedError),
-    ("APIStatusError", 408, errors.TimeoutError),
+    ("APIStatusError", 408, errors.ProviderTimeoutError),
 ])
 def test_status_errors_map_by_kind(cls_name: str, status: int, expected: type) -> None:
     for sdk, provider_cls, model in ((openai, OpenAIProvider, "gpt-4o-mini"),
@@ -54,10 +52,10 @@ def test_retry_after_is_read_from_the_response() -> None:
 def test_connection_and_timeout_errors() -> None:
     request = httpx.Request("POST", "http://example.invalid")
     provider = AnthropicProvider(get_model("claude-haiku-4-5"), key="k")
-    assert type(provider.map_error(anthropic.APITimeoutError(request))) is errors.TimeoutError
+    assert type(provider.map_error(anthropic.APITimeoutError(request))) is errors.ProviderTimeoutError
     assert type(provider.map_error(anthropic.APIConnectionError(request=request))) is errors.OverloadedError
     assert provider.map_error(ValueError("not the SDK's")) is None
-    assert isinstance(errors.TimeoutError("x"), TimeoutError)  # the builtin, too
+    assert isinstance(errors.ProviderTimeoutError("x"), TimeoutError)  # the builtin, too
 
 
 @pytest.mark.parametrize(("model", "variable"), [

@@ -15,9 +15,9 @@ from rightsize.errors import (
     BadRequestError,
     OverloadedError,
     ProviderError,
+    ProviderTimeoutError,
     RateLimitedError,
     StreamCutError,
-    TimeoutError,
 )
 from rightsize.providers import Delta, Provider, Request, connect
 from rightsize.registry import get_model
@@ -134,7 +134,7 @@ def test_backoff_is_full_jitter_within_the_cap_and_seeded() -> None:
 def test_chain_waits_are_jittered_and_reproducible() -> None:
     def waits(seed: int) -> list[float]:
         t = FakeTime()
-        errors: list[ProviderError | str] = [unavailable(), StreamCutError("cut"), TimeoutError("slow")] * 2
+        errors: list[ProviderError | str] = [unavailable(), StreamCutError("cut"), ProviderTimeoutError("slow")] * 2
         chain = chain_of(ScriptedProvider(errors), time=t, seed=seed,
                          retry=RetryPolicy(max_attempts=7, base_delay=1.0, max_delay=8.0, max_wait=30),
                          cooldown_after=10)

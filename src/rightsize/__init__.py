@@ -19,15 +19,21 @@ from .errors import (
     MissingKeyError,
     OverloadedError,
     ProviderError,
+    ProviderTimeoutError,
     RateLimitedError,
     RightsizeError,
     StreamCutError,
-    TimeoutError,
     UnknownModelError,
 )
 from .lab import lab_url
 from .providers import Provider, Response, connect
-from .registry import ModelInfo, RetiredModelError, UnsupportedOptionError, get_model, list_models
+from .registry import (
+    ModelInfo,
+    RetiredModelError,
+    UnsupportedOptionError,
+    get_model,
+    list_models,
+)
 
 __version__ = "0.1.0"
 
@@ -39,12 +45,12 @@ __all__ = [
     "OverloadedError",
     "Provider",
     "ProviderError",
+    "ProviderTimeoutError",
     "RateLimitedError",
     "Response",
     "RetiredModelError",
     "RightsizeError",
     "StreamCutError",
-    "TimeoutError",
     "UnknownModelError",
     "UnsupportedOptionError",
     "__version__",

@@ -14,7 +14,7 @@ the routing layer handle one set of names whichever provider answered::
         ├── AuthError              401/403: the key is wrong or lacks permission
         ├── RateLimitedError       429: slow down; ``retry_after`` seconds when the server said
         ├── OverloadedError        500/502/503/529 or a refused connection: try later or elsewhere
-        ├── TimeoutError           no answer in time (a subclass of the builtin TimeoutError too)
+        ├── ProviderTimeoutError   no answer in time (a subclass of the builtin TimeoutError too)
         └── StreamCutError         the stream ended before the provider said it was finished
 
 ``ProviderError.retryable`` says whether a fallback chain may try again.
@@ -31,10 +31,10 @@ __all__ = [
     "MissingKeyError",
     "OverloadedError",
     "ProviderError",
+    "ProviderTimeoutError",
     "RateLimitedError",
     "RightsizeError",
     "StreamCutError",
-    "TimeoutError",
     "UnknownModelError",
 ]
 
@@ -122,7 +122,7 @@ class OverloadedError(ProviderError):
     retryable = True
 
 
-class TimeoutError(ProviderError, builtins.TimeoutError):
+class ProviderTimeoutError(ProviderError, builtins.TimeoutError):
     """No (complete) answer within the time allowed."""
 
     retryable = True
@@ -140,7 +140,7 @@ _KIND_NAMES: dict[type, str] = {
     AuthError: "auth",
     RateLimitedError: "rate_limited",
     OverloadedError: "overloaded",
-    TimeoutError: "timeout",
+    ProviderTimeoutError: "timeout",
     StreamCutError: "stream_cut",
 }
 
@@ -159,7 +159,7 @@ def error_for_status(
     elif status in (401, 403):
         cls = AuthError
     elif status in (408, 504):
-        cls = TimeoutError
+        cls = ProviderTimeoutError
     elif status >= 500:
         cls = OverloadedError
     elif 400 <= status < 500:

@@ -17,9 +17,15 @@ from __future__ import annotations
 from .client import LeanAnthropicProvider, LeanOpenAIProvider
 from .load import arun_load, load_shape, profile, run_load, sweep
 from .metrics import RequestMetrics, measure
-from .record import Recording, load_recordings, replay_server, shipped_recordings, write_recording
+from .record import (
+    Recording,
+    load_recordings,
+    replay_server,
+    shipped_recordings,
+    write_recording,
+)
 from .report import SLO, LoadShape, Report, SweepReport, parse_duration, summarize
-from .workload import DEFAULT_PROMPTS, Prompt, Workload
+from .workload import DEFAULT_PROMPTS, Workload, WorkloadRequest
 
 __all__ = [
     "DEFAULT_PROMPTS",
@@ -27,12 +33,12 @@ __all__ = [
     "LeanAnthropicProvider",
     "LeanOpenAIProvider",
     "LoadShape",
-    "Prompt",
     "Recording",
     "Report",
     "RequestMetrics",
     "SweepReport",
     "Workload",
+    "WorkloadRequest",
     "arun_load",
     "load_recordings",
     "load_shape",

@@ -16,7 +16,7 @@ It does only what the two wire protocols need: POST a JSON body over a kept-aliv
 (TLS for ``https``), read the status and headers, and stream the body (``h11`` handles chunked,
 sized and read-until-close bodies). No proxies, redirects, compression or HTTP/2: a profiler talks
 to an API endpoint directly. Failures are raised as :mod:`rightsize.errors`; :class:`Watchdog`
-turns "no bytes for ``timeout`` seconds" into a :class:`~rightsize.errors.TimeoutError`.
+turns "no bytes for ``timeout`` seconds" into a :class:`~rightsize.errors.ProviderTimeoutError`.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from ..errors import ProviderError, StreamCutError, TimeoutError
+from ..errors import ProviderError, ProviderTimeoutError, StreamCutError
 from ..protocols import chat_completions, messages, retry_after_seconds, status_error
 from ..providers.base import Delta, Provider, Request, Response
 from ..registry import ModelInfo
@@ -173,7 +173,7 @@ class _LeanProvider(Provider):
             if not watchdog.fired:
                 raise
             watchdog.absorb()
-            raise TimeoutError(f"{self.model.provider}: no answer from {url} for {timeout or self.timeout:g} s",
+            raise ProviderTimeoutError(f"{self.model.provider}: no answer from {url} for {timeout or self.timeout:g} s",
                                provider=self.model.provider) from None
         finally:
             watchdog.cancel()

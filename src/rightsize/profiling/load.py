@@ -206,7 +206,7 @@ class LoadRun:
             await asyncio.to_thread(self.provider.prepare)  # may load a model or start the lab server
             await self._warm_up()
             self._bar = _progress_bar(self.shape, self.provider.model.id, self.progress)
-            self.started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+            self.started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             # No cyclic garbage collection while the clock runs: a full collection over thousands of
             # kept responses pauses the loop for tens of milliseconds, which would show up as latency
             # and as send lag. What the run allocates is freed by reference counting; the collector
@@ -436,7 +436,7 @@ def sweep(
     provider, workload = _setup(model, prompts, base_url, protocol, key, headers, client, timeout, dict(options))
     objective = SLO.parse(slo)
     levels = list(concurrencies) if concurrencies is not None else \
-        [2**i for i in range(0, 16) if 2**i <= max_concurrency]
+        [2**i for i in range(16) if 2**i <= max_concurrency]
     reports: list[Report] = []
     best = 0.0
     why = f"reached the last level ({levels[-1] if levels else 0})"

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ..providers.base import Response
-    from .workload import Prompt
+    from .workload import WorkloadRequest
 
 __all__ = ["PERCENTILES", "SLO", "LoadShape", "Report", "SweepReport", "parse_duration", "summarize"]
 
@@ -47,7 +47,7 @@ METRIC_LABELS = {
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e-?[0-9]+)?)\s*(us|µs|ms|s|sec|m|min)?\s*$", re.IGNORECASE)
 
 
-def parse_duration(value: str | float | int) -> float:
+def parse_duration(value: str | float) -> float:
     """Seconds from ``"200ms"``, ``"3s"``, ``"1.5"`` (seconds) or a number of seconds."""
     if isinstance(value, bool):
         raise RightsizeError(f"not a duration: {value!r}")
@@ -256,7 +256,7 @@ class Report:
     dropped_in_flight: int = 0
     stopped_by: str = ""  # "requests", "time", "interrupted"
     responses: list[Response | None] = field(default_factory=list, repr=False)  # parallel to requests
-    prompts: list[Prompt] = field(default_factory=list, repr=False)  # parallel to requests
+    prompts: list[WorkloadRequest] = field(default_factory=list, repr=False)  # parallel to requests
 
     # -- the numbers ----------------------------------------------------------------------
     @property

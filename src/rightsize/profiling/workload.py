@@ -9,7 +9,7 @@ from typing import Any
 from ..errors import RightsizeError
 from ..providers.base import Options
 
-__all__ = ["DEFAULT_PROMPTS", "Prompt", "Workload"]
+__all__ = ["DEFAULT_PROMPTS", "Workload", "WorkloadRequest"]
 
 #: a small mix of short and long questions, used when a run names no prompts
 DEFAULT_PROMPTS: tuple[str, ...] = (
@@ -25,7 +25,7 @@ DEFAULT_PROMPTS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
-class Prompt:
+class WorkloadRequest:
     """One request to send: messages, an optional system prompt and generation options."""
 
     messages: list[dict[str, str]]
@@ -33,9 +33,9 @@ class Prompt:
     options: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, item: str | list[dict[str, str]] | dict[str, Any] | Prompt, **options: Any) -> Prompt:
+    def of(cls, item: str | list[dict[str, str]] | dict[str, Any] | WorkloadRequest, **options: Any) -> WorkloadRequest:
         """A prompt from a string, a message list, a ``{"messages"|"prompt", "system", ...}`` dict."""
-        if isinstance(item, Prompt):
+        if isinstance(item, WorkloadRequest):
             return item if not options else cls(item.messages, item.system, {**options, **item.options})
         if isinstance(item, str):
             return cls([{"role": "user", "content": item}], None, dict(options))
@@ -61,7 +61,7 @@ class Prompt:
 class Workload:
     """Prompts cycled in order: request ``i`` sends ``prompts[i % len(prompts)]``."""
 
-    def __init__(self, prompts: Sequence[Prompt]) -> None:
+    def __init__(self, prompts: Sequence[WorkloadRequest]) -> None:
         if not prompts:
             raise RightsizeError("a workload needs at least one prompt")
         self.prompts = list(prompts)
@@ -70,12 +70,12 @@ class Workload:
     def of(cls, prompts: Iterable[Any] | str | Workload | None = None, **options: Any) -> Workload:
         """A workload from prompts (strings, message lists, dicts) with shared options such as max_tokens."""
         if isinstance(prompts, Workload):
-            return prompts if not options else cls([Prompt.of(p, **options) for p in prompts.prompts])
+            return prompts if not options else cls([WorkloadRequest.of(p, **options) for p in prompts.prompts])
         if prompts is None:
             prompts = DEFAULT_PROMPTS
         elif isinstance(prompts, str):
             prompts = [prompts]
-        built = [Prompt.of(p, **options) for p in prompts]
+        built = [WorkloadRequest.of(p, **options) for p in prompts]
         for prompt in built:
             try:
                 Options(**prompt.options)
@@ -85,7 +85,7 @@ class Workload:
                 raise RightsizeError(f"bad option {where}: {first['msg'] if first else exc}") from None
         return cls(built)
 
-    def __getitem__(self, index: int) -> Prompt:
+    def __getitem__(self, index: int) -> WorkloadRequest:
         return self.prompts[index % len(self.prompts)]
 
     def __len__(self) -> int:

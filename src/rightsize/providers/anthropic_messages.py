@@ -30,7 +30,7 @@ ANTHROPIC_ERRORS: ErrorTable = {
     "APIError": errors.ProviderError,
     "APIStatusError": None,
     "APIConnectionError": errors.OverloadedError,
-    "APITimeoutError": errors.TimeoutError,
+    "APITimeoutError": errors.ProviderTimeoutError,
     "APIResponseValidationError": errors.ProviderError,
     "BadRequestError": errors.BadRequestError,
     "AuthenticationError": errors.AuthError,
@@ -43,10 +43,10 @@ ANTHROPIC_ERRORS: ErrorTable = {
     "InternalServerError": None,
     "ServiceUnavailableError": errors.OverloadedError,
     "OverloadedError": errors.OverloadedError,
-    "DeadlineExceededError": errors.TimeoutError,
-    "GatewayTimeoutError": errors.TimeoutError,
-    "RequestTimeoutError": errors.TimeoutError,
-    "ClientClosedRequestError": errors.TimeoutError,  # 499: the client gave up waiting
+    "DeadlineExceededError": errors.ProviderTimeoutError,
+    "GatewayTimeoutError": errors.ProviderTimeoutError,
+    "RequestTimeoutError": errors.ProviderTimeoutError,
+    "ClientClosedRequestError": errors.ProviderTimeoutError,  # 499: the client gave up waiting
     "HTTPNotImplementedError": errors.BadRequestError,  # 501: asking again will not help
     "ContentTooLargeError": errors.BadRequestError,
     "RequestBodyTooLargeAfterDecodingError": errors.BadRequestError,

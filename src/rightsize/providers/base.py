@@ -38,9 +38,9 @@ from ..errors import (
     MissingKeyError,
     OverloadedError,
     ProviderError,
+    ProviderTimeoutError,
     RightsizeError,
     StreamCutError,
-    TimeoutError,
 )
 from ..registry import SAMPLING_OPTIONS, ModelInfo
 
@@ -373,7 +373,7 @@ class Provider(ABC):
             return None
         provider = self.model.provider
         if "Timeout" in type(exc).__name__:
-            return TimeoutError(f"{provider}: {exc or type(exc).__name__}", provider=provider)
+            return ProviderTimeoutError(f"{provider}: {exc or type(exc).__name__}", provider=provider)
         if response.chunks:
             return StreamCutError(f"{provider}: the connection broke mid-stream ({type(exc).__name__})",
                                   provider=provider)

@@ -24,7 +24,7 @@ OPENAI_ERRORS: ErrorTable = {
     "APIError": errors.ProviderError,
     "APIStatusError": None,
     "APIConnectionError": errors.OverloadedError,
-    "APITimeoutError": errors.TimeoutError,
+    "APITimeoutError": errors.ProviderTimeoutError,
     "APIResponseValidationError": errors.ProviderError,
     "BadRequestError": errors.BadRequestError,
     "AuthenticationError": errors.AuthError,

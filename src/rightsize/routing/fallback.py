@@ -11,7 +11,7 @@ busy API throws. For each request, in priority order:
 3. **Budget**: a :class:`~.budget.SpendBudget` may block the request (:class:`BudgetExceededError`)
    or downgrade it to a cheaper model; a downgraded request is not escalated to pricier fallbacks.
 4. **Retries**: a retryable error (429 :class:`RateLimitedError`, 500/503/529
-   :class:`OverloadedError`, :class:`TimeoutError`, :class:`StreamCutError`) is retried on the same
+   :class:`OverloadedError`, :class:`ProviderTimeoutError`, :class:`StreamCutError`) is retried on the same
    provider up to ``max_attempts`` tries. Before a retry the chain waits:
 
    * the server's ``retry-after`` when it gave one, and at least that long

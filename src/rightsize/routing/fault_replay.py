@@ -32,10 +32,10 @@ from ..errors import (
     BadRequestError,
     OverloadedError,
     ProviderError,
+    ProviderTimeoutError,
     RateLimitedError,
     RightsizeError,
     StreamCutError,
-    TimeoutError,
 )
 from ..providers.base import Delta, Provider, Request
 from ..registry import Capabilities, ModelInfo, Price
@@ -44,7 +44,7 @@ __all__ = ["Outcome", "ReplayedProvider", "load_outcomes", "record_outcomes", "s
            "shipped_fault_outcomes"]
 
 _ERRORS: dict[str, type[ProviderError]] = {
-    "rate_limited": RateLimitedError, "overloaded": OverloadedError, "timeout": TimeoutError,
+    "rate_limited": RateLimitedError, "overloaded": OverloadedError, "timeout": ProviderTimeoutError,
     "stream_cut": StreamCutError, "bad_request": BadRequestError, "auth": AuthError,
 }
 
