@@ -26,7 +26,7 @@ import httpx
 
 from ..errors import ProviderError, ProviderTimeoutError, StreamCutError
 from ..protocols import chat_completions, messages, retry_after_seconds, status_error
-from ..providers.base import Delta, Provider, Request, Response
+from ..providers.base import Delta, Provider, Request
 from ..registry import ModelInfo
 from ._http import HttpPool, Watchdog
 
@@ -174,7 +174,7 @@ class _LeanProvider(Provider):
                 raise
             watchdog.absorb()
             raise ProviderTimeoutError(f"{self.model.provider}: no answer from {url} for {timeout or self.timeout:g} s",
-                               provider=self.model.provider) from None
+                                       provider=self.model.provider) from None
         finally:
             watchdog.cancel()
             if response is not None:
@@ -183,28 +183,6 @@ class _LeanProvider(Provider):
     async def _astream(self, request: Request) -> AsyncIterator[Delta]:
         async for delta, _ in self._astream_timed(request):
             yield delta
-
-    async def acomplete(
-        self,
-        prompt: str | list[dict[str, str]],
-        *,
-        system: str | None = None,
-        stream: bool = True,
-        raise_errors: bool = True,
-        **options: Any,
-    ) -> Response:
-        """As :meth:`Provider.acomplete`, but each chunk keeps the time its bytes came off the socket
-        rather than the time the event loop got round to it (which, with many streams at once,
-        includes the other streams' work)."""
-        request = self._request(prompt, system, stream, options)
-        self.prepare()
-        response = self._start(request)
-        try:
-            async for delta, arrived in self._astream_timed(request):
-                self._take(response, delta, arrived)
-        except Exception as exc:
-            return self._finish(response, exc, raise_errors)
-        return self._finish(response, None, raise_errors)
 
     def _stream(self, request: Request) -> Iterator[Delta]:
         url, headers, body, timeout = self._prepared(request)

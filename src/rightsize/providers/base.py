@@ -265,6 +265,13 @@ class Provider(ABC):
                 await worker
                 return
 
+    async def _astream_timed(self, request: Request) -> AsyncIterator[tuple[Delta, float]]:
+        """:meth:`_astream` with the time each event arrived. The default stamps it when the event
+        loop gets the event; the lean client stamps bytes as they come off the socket (with many
+        streams at once, the loop's time includes the other streams' work)."""
+        async for delta in self._astream(request):
+            yield delta, time.perf_counter()
+
     def map_error(self, exc: BaseException) -> ProviderError | None:
         """The rightsize error for an SDK exception, or None when it is not the SDK's."""
         return None
@@ -419,8 +426,8 @@ class Provider(ABC):
         self.prepare()
         response = self._start(request)
         try:
-            async for delta in self._astream(request):
-                self._take(response, delta, time.perf_counter())
+            async for delta, arrived in self._astream_timed(request):
+                self._take(response, delta, arrived)
         except Exception as exc:
             return self._finish(response, exc, raise_errors)
         return self._finish(response, None, raise_errors)
