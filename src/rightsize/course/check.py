@@ -104,6 +104,49 @@ def failed_cells(nb: Any, *, skip_graded_tests: bool = False) -> list[str]:
     return problems
 
 
+POLL_SLICE_S = 1.0
+
+
+def _poll_in_slices(channel: Any) -> None:
+    """Make ``channel.get_msg`` wait in slices of at most :data:`POLL_SLICE_S`.
+
+    nbclient waits for a cell's reply in one poll as long as the cell's timeout. pyzmq's asyncio
+    poller can miss the wake-up for a message that has arrived; the poll then returns it only when
+    its timer fires, so the notebook sat idle for the whole timeout (300 s) with the reply in the
+    socket (seen on lesson kernels, under ipykernel 6 and 7). A poll that ends every second looks
+    at the socket again, so a missed wake-up costs a second instead.
+    """
+    from queue import Empty
+
+    whole = channel.get_msg
+
+    async def get_msg(timeout: float | None = None) -> dict[str, Any]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = POLL_SLICE_S if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                return await whole(timeout=min(POLL_SLICE_S, left))
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    channel.get_msg = get_msg
+
+
+def _client(nb: Any, **options: Any) -> Any:
+    """An nbclient ``NotebookClient`` whose waits for replies and outputs poll in short slices."""
+    from nbclient import NotebookClient
+
+    class SlicedPollClient(NotebookClient):  # type: ignore[misc]
+        async def async_start_new_kernel_client(self) -> Any:
+            kc = await super().async_start_new_kernel_client()
+            _poll_in_slices(kc.shell_channel)
+            _poll_in_slices(kc.iopub_channel)
+            return kc
+
+    return SlicedPollClient(nb, **options)
+
+
 def execute_notebook(path: Path, *, timeout: float = 300, env: Mapping[str, str] | None = None) -> tuple[Any, float]:
     """Execute ``path`` in a fresh kernel (working directory: its folder), keeping going after errors.
 
@@ -111,11 +154,10 @@ def execute_notebook(path: Path, *, timeout: float = 300, env: Mapping[str, str]
     environment for the run.
     """
     import nbformat
-    from nbclient import NotebookClient
 
     nb = nbformat.read(str(path), as_version=4)  # type: ignore[no-untyped-call]
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(path.parent)}})
+    client = _client(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
+                     resources={"metadata": {"path": str(path.parent)}})
     started = time.monotonic()
     with _environment(dict(env or {})):
         client.execute()
