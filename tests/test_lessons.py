@@ -28,7 +28,7 @@ from rightsize.course.site import SitePage, page_title, render_page, write_index
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = solution_notebooks(ROOT / "solutions")
-EXPECTED = [f"{n:02d}" for n in range(10)]
+EXPECTED = [f"{n:02d}" for n in range(11)]
 SITE = ROOT / "build" / "site"
 PAGES: dict[str, tuple[SitePage, int]] = {}  # lesson -> its page and how many plots its run drew
 KEY_PATTERN = re.compile(r"sk-(?:ant-|proj-)?[A-Za-z0-9_-]{20,}")
