@@ -342,4 +342,5 @@ def test_forgeries_on_a_real_lesson_score_what_the_work_deserves(real_lesson: Si
     assert {s: o.score for s, o in outcomes.items()} == {
         "forger": 0.0, "live-magic": 0.0, "transformers": 0.0, "fake-reports": 0.0,
         "honest-with-hooks": outcomes["honest-with-hooks"].max_score}, {s: (o.score, o.reason[:300]) for s, o in outcomes.items()}
-    assert outcomes["honest-with-hooks"].max_score >= 20
+    points = sum(c.metadata.get("nbgrader", {}).get("points", 0) for c in released.cells)
+    assert points >= 12 and outcomes["honest-with-hooks"].max_score == pytest.approx(points)  # every part counted

@@ -374,3 +374,17 @@ def test_a_seeded_quiz_moves_the_letters_and_the_key_follows(bank: Path) -> None
 
 def test_a_seeded_quiz_is_the_same_for_the_same_seed(bank: Path) -> None:
     assert graded_cells(3, quiz_dir=bank, variant_seed=SEED) == graded_cells(3, quiz_dir=bank, variant_seed=SEED)
+
+
+def test_hands_on_work_carries_most_of_every_lessons_points() -> None:
+    """Exercises and the manually graded memo carry at least 60% of each released lesson's points."""
+    import json
+
+    lessons = sorted((Path(__file__).resolve().parent.parent / "lessons").glob("[0-9][0-9]-*.ipynb"))
+    assert len(lessons) >= 11
+    for path in lessons:
+        graded = [c["metadata"]["nbgrader"] for c in json.loads(path.read_text(encoding="utf-8"))["cells"]
+                  if "points" in c.get("metadata", {}).get("nbgrader", {})]
+        quiz = sum(m["points"] for m in graded if re.match(r"l\d\d-", m["grade_id"]))
+        total = sum(m["points"] for m in graded)
+        assert quiz > 0 and (total - quiz) / total >= 0.6, (path.name, total - quiz, quiz)
