@@ -116,7 +116,8 @@ def evaluate(
     sources: Counter[str] = Counter()
     started = session_header()  # when and at what load the run began
     iterator: Any = items
-    if progress:
+    to_run = sum(1 for item in items if hit is None or item.id not in hit.records)
+    if progress and to_run:  # a bar only when there is something to wait for (not for cached answers)
         from tqdm.auto import tqdm
 
         iterator = tqdm(items, desc=predictor.name, file=sys.stderr, leave=False)
