@@ -1,8 +1,8 @@
 """The statistics behind the course's decisions: how sure a measured accuracy is, whether one tier
 really beats another on the same items, and how often a canary stop rule gets it wrong.
 
-A golden set of 118 items measures accuracy to within about seven points either way, so a
-point estimate alone cannot say that 0.80 beats 0.76. Every function here wraps
+A golden set of 118 items measures an accuracy near 80% to within about seven points either way
+(the interval narrows toward 0% and 100%), so a point estimate alone cannot say that 0.80 beats 0.76. Every function here wraps
 :mod:`scipy.stats`; nothing is re-derived by hand.
 
     from rightsize.stats import wilson_interval, paired_test, stop_rule_risk

@@ -14,7 +14,7 @@ class LocalProvider(Provider):
     api = "local"
 
     def prepare(self) -> None:
-        get_local_model()  # load (about 0.4 s) before the clock starts
+        get_local_model()  # load (a few seconds) before the clock starts
 
     def _stream(self, request: Request) -> Iterator[Delta]:
         opts = request.options
