@@ -15,6 +15,27 @@ def _report(name: str) -> rp.Report:
     return rp.load_recordings(rp.shipped_recordings()[name])[0].to_report()
 
 
+def _recording(name: str) -> rp.Recording:
+    return rp.load_recordings(rp.shipped_recordings()[name])[0]
+
+
+def _cores() -> int:
+    """The cores of the machine both shipped recordings were made on (their headers)."""
+    (cores,) = {_recording(n).header["machine"]["cores"] for n in ("smollm2-135m-c1", "smollm2-135m-c4")}
+    return int(cores)
+
+
+def _c4_prompts() -> tuple[str, str]:
+    """The concurrency-4 run's prompts: the concurrency-1 run's, then how many of them again."""
+    words = {4: "four", 12: "twelve", 16: "sixteen"}
+    ones = [e.messages[-1]["content"] for e in _recording("smollm2-135m-c1").entries]
+    fours = [e.messages[-1]["content"] for e in _recording("smollm2-135m-c4").entries]
+    again = len(fours) - len(ones)
+    if fours != ones + ones[:again]:
+        return "(the recordings no longer share their prompts)", ""
+    return words.get(len(ones), str(len(ones))), words.get(again, str(again))
+
+
 def _one() -> rp.Report:
     return _report("smollm2-135m-c1")
 
@@ -53,8 +74,9 @@ def _fan_out() -> str:
 
 
 FIGURES: list[Figure] = [
-    Figure("03", "2-core machine: {} requests at concurrency 1 and {} at concurrency 4",
-           lambda: (len(_one().requests), len(_four().requests))),
+    Figure("03", "{}-core machine: {} requests at concurrency 1 and {} at concurrency 4",
+           lambda: (_cores(), len(_one().requests), len(_four().requests))),
+    Figure("03", "(the concurrency-4 run sends the same {} prompts, then the first {} again)", _c4_prompts),
     Figure("03", "it fell, from {:.2f} to {:.2f} requests per second",
            lambda: (_one().request_throughput, _four().request_throughput)),
     Figure("03", "the two runs differ in size: {} requests against {}",

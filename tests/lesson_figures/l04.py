@@ -55,4 +55,6 @@ FIGURES: list[Figure] = [
            lambda: _price("gemini-2.5-pro"), "the registry's Gemini 2.5 Pro price (prompts up to 200,000 tokens)"),
     Figure("04", "at $6 and $22.50 instead of ${:g} and ${:g}", lambda: _price("sonnet"),
            "the registry's Sonnet 4.5 price"),
+    Figure("04", "(OpenAI's API names it `{}`)", lambda: get_model("gpt-5-mini").parameters.token_limit,
+           "the registry's token limit name for GPT-5 mini, the model of the section"),
 ]
