@@ -43,6 +43,7 @@ def _illustrative_low() -> tuple[float, float]:
 
 FIGURES: list[Figure] = [
     Figure("06", "has {:,} short support tickets with {} labels", lambda: (len(load_triage()), len(triage_labels()))),
+    Figure("06", "Measure the same model on another {} tickets of the same kind", lambda: len(load_triage("test"))),
     Figure("06", "at 90% on 50 items, about {:.0f} points; at 80% on {}, about {:.1f}",
            lambda: (_standard_errors()[0], len(load_triage("test")), _standard_errors()[1]),
            "the textbook standard error sqrt(p(1-p)/n) at the sizes the lesson names"),

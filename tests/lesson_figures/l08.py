@@ -60,7 +60,7 @@ def _big_bin_widths() -> tuple[int, float, float]:
     for split in ("dev", "test"):
         for accuracy, items in zip(_bins(split)["accuracy"], _bins(split)["items"]):
             if items >= least:
-                ci = wilson_interval(int(round(accuracy * items)), int(items))
+                ci = wilson_interval(round(accuracy * items), int(items))
                 widths.append((ci.high - ci.low) * 100)
     smallest_big = min(int(n) for s in ("dev", "test") for n in _bins(s)["items"] if n >= least)
     return smallest_big, min(widths), max(widths)

@@ -17,6 +17,7 @@ BASELINE_ERROR_RATE = 0.01
 CANARY_SHARE = 0.05
 PER_CANARY = (1 - CANARY_SHARE) / CANARY_SHARE
 ACCEPTED_FALSE_STOP = 0.05
+ROLLOUT_A_STOP = 800  # canary requests at rollout A's second hour, in the lesson's hourly counts
 # the capstone's scenario
 VOLUME_PER_DAY = 200_000
 WRONG_TAG_USD = 0.10
@@ -41,6 +42,11 @@ def _at_500() -> tuple[int, int, float, str, float]:
     risk = _risk(500)
     assert risk.baseline_requests is not None
     return 500, risk.baseline_requests, risk.false_stop * 100, WORDS[round(1 / risk.false_stop)], risk.miss * 100
+
+
+def _rollout_a_stop() -> tuple[int, float]:
+    """Section 4's made-up rollout A is checked hourly; the rule from 500 requests first stops it at 800."""
+    return ROLLOUT_A_STOP, _risk(ROLLOUT_A_STOP).false_stop * 100
 
 
 def _at_sized() -> tuple[int, float]:
@@ -94,6 +100,8 @@ FIGURES: list[Figure] = [
     Figure("09", "Checked once at {} canary requests (against {:,} baseline requests), the rule stops an equally "
                  "good canary {:.1f}% of the time, about one rollout in {}", lambda: _at_500()[:4]),
     Figure("09", "lets a canary with twice the errors through {:.1f}% of the time", lambda: _at_500()[4]),
+    Figure("09", "stopped in its second hour, at {} requests: a false stop. One check at that size stops an equally "
+                 "good canary {:.1f}% of the time", _rollout_a_stop),
     Figure("09", "the canary needs {:,} requests, where it still misses a 2x worse canary {:.1f}% of the time",
            _at_sized),
     Figure("09", "a baseline that errs on {:.0%} of requests, and a canary on {:.0%} of traffic ({:g} baseline "

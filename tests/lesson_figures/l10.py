@@ -15,6 +15,7 @@ from . import Figure
 ADAPTED = "local LLM embeddings + logistic regression"
 TFIDF = "TF-IDF + logistic regression"
 FEW_SHOT = "local LLM few-shot k=4 + grammar"
+WORDS = {5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine"}
 ZERO_SHOT = "local LLM zero-shot"
 
 
@@ -72,6 +73,7 @@ FIGURES: list[Figure] = [
            lambda: (len(load_triage("dev")), len(load_triage("test")))),
     Figure("10", "(embedding {} tickets takes about {} on a quiet 2-core CPU)", _embedding_wall_time),
     Figure("10", "The candidates get between {} and {} of the {} dev tickets right", _dev_right_range),
+    Figure("10", "picking the best of {} is close to picking at random", lambda: WORDS[len(_head().dev_scores)]),
     Figure("10", "`run_triage_suite()` holds every tier on the {} test tickets", lambda: len(load_triage("test"))),
     Figure("10", "Adapting the model moves it from {:.3f} [{:.2f}, {:.2f}] with four retrieved examples",
            lambda: _interval(FEW_SHOT)),
